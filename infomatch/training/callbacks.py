@@ -1,0 +1,119 @@
+"""Lightning callbacks and plugins: per-epoch metrics table, quiet progress, atomic checkpoints.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> cb = EpochMetricsCSV(pathlib.Path(tempfile.mkdtemp()) / "metrics.csv")
+    >>> cb.path.name
+    'metrics.csv'
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from .rundir import atomic_write_bytes, atomic_write_text
+
+COLUMNS = ("epoch", "step", "loss", "mi", "capacity", "val_mi", "epoch_seconds", "examples_per_second")
+
+
+def _value(metrics: dict[str, Any], key: str) -> float:
+    v = metrics.get(key)
+    if v is None:
+        return math.nan
+    return float(v.item() if isinstance(v, torch.Tensor) else v)
+
+
+class EpochMetricsCSV(L.Callback):
+    """Append one row per finished epoch to ``metrics.csv`` (rewritten atomically).
+
+    On resume, rows of epochs at or after the resumed epoch are dropped first, so the table
+    never holds an epoch twice.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._t0 = time.perf_counter()
+
+    def _rows(self) -> list[dict[str, str]]:
+        if not self.path.is_file():
+            return []
+        with self.path.open(newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write_text(self.path, buf.getvalue())
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            start = trainer.current_epoch
+            self._write([r for r in self._rows() if int(r["epoch"]) < start])
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        m = trainer.callback_metrics
+        seconds = time.perf_counter() - self._t0
+        batch = getattr(pl_module.cfg, "batch_size", 0)
+        row = {
+            "epoch": trainer.current_epoch,
+            "step": trainer.global_step,
+            "loss": _value(m, "loss_epoch"),
+            "mi": _value(m, "mi_epoch"),
+            "capacity": _value(m, "capacity"),
+            "val_mi": _value(m, "val_mi"),
+            "epoch_seconds": round(seconds, 4),
+            "examples_per_second": round(trainer.num_training_batches * batch / seconds, 1) if seconds > 0 else math.nan,
+        }
+        self._write(self._rows() + [row])
+
+
+class EpochPrinter(L.Callback):
+    """One line every ``every`` epochs, for logs and non-interactive terminals."""
+
+    def __init__(self, every: int = 10, stream: Any = None) -> None:
+        self.every = max(1, every)
+        self.stream = stream or sys.stderr
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if not trainer.is_global_zero or (epoch % self.every and epoch != trainer.max_epochs):
+            return
+        m = trainer.callback_metrics
+        print(
+            f"epoch {epoch}/{trainer.max_epochs}  loss {_value(m, 'loss_epoch'):.4f}  "
+            f"MI {_value(m, 'mi_epoch'):.3f} nats  capacity {_value(m, 'capacity'):.3f}  "
+            f"held-out MI {_value(m, 'val_mi'):.3f}",
+            file=self.stream,
+            flush=True,
+        )
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written through a temporary file and a rename; loaded with weights_only=True."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        buf = io.BytesIO()
+        torch.save(checkpoint, buf)
+        atomic_write_bytes(path, buf.getvalue())
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        from .checkpoint import load_checkpoint
+
+        return load_checkpoint(path, map_location=map_location)

@@ -1,0 +1,213 @@
+"""The training configuration: one flat, typed, validated record.
+
+A run directory stores the resolved configuration as ``config.yaml``; the CLI builds it from
+defaults, an optional YAML file and command-line overrides, in that order.
+
+Example:
+    >>> cfg = TrainConfig(dim=8, sigma=1.0)
+    >>> cfg = cfg.replace(epochs=5)
+    >>> TrainConfig.from_dict(cfg.to_dict()) == cfg
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .._checks import (
+    check_choice,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_probability,
+)
+
+PRIORS = ("gaussian", "uniform", "laplace", "logistic", "exponential", "student_t")
+BOUNDS = ("infonce", "jsd", "dv", "nwj")
+CRITICS = ("separable", "bilinear", "concat")
+ENCODERS = ("auto", "mlp", "convnet", "resnet18")
+VIEWS = ("auto", "mnist", "cifar", "digits", "tabular", "none")
+PRECISIONS = ("32", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run.
+
+    ``sigma`` is the Gaussian noise std (priors whose base is Gaussian), ``eps`` the half-width
+    of the uniform noise (uniform base, which includes the inverse-CDF priors by default).
+    Leave the one that does not apply as ``None``; the one that applies defaults per prior.
+    """
+
+    data: str = "digits"
+    held_out: float = 0.2
+    split_seed: int = 0
+    encoder: str = "auto"
+    dim: int = 16
+    prior: str = "gaussian"
+    prior_params: dict[str, Any] = field(default_factory=dict)
+    sigma: float | None = None
+    eps: float | None = None
+    bound: str = "infonce"
+    critic: str = "separable"
+    critic_params: dict[str, Any] = field(default_factory=dict)
+    views: str = "auto"
+    batch_size: int = 256
+    epochs: int = 100
+    max_time: float | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    precision: str = "32"
+    compile: bool = False
+    threads: int | None = None
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    recalibrate: bool = True
+    tensorboard: bool = False
+    progress: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field and its value."""
+        if not isinstance(self.data, str) or not self.data:
+            raise ValueError(f"data must be a dataset name or path; got {self.data!r}")
+        check_probability("held_out", self.held_out)
+        _check_int("split_seed", self.split_seed)
+        check_choice("encoder", self.encoder, ENCODERS)
+        check_positive_int("dim", self.dim)
+        check_choice("prior", self.prior, PRIORS)
+        if not isinstance(self.prior_params, dict):
+            raise ValueError(f"prior_params must be a mapping; got {self.prior_params!r}")
+        if self.sigma is not None:
+            check_nonnegative("sigma", self.sigma)
+        if self.eps is not None:
+            check_nonnegative("eps", self.eps)
+        if self.base == "gaussian" and self.eps is not None:
+            raise ValueError(f"eps applies to uniform-base priors; prior {self.prior!r} takes sigma (got eps={self.eps!r})")
+        if self.base == "uniform" and self.sigma is not None:
+            raise ValueError(f"sigma applies to Gaussian-base priors; prior {self.prior!r} takes eps (got sigma={self.sigma!r})")
+        check_choice("bound", self.bound, BOUNDS)
+        check_choice("critic", self.critic, CRITICS)
+        if not isinstance(self.critic_params, dict):
+            raise ValueError(f"critic_params must be a mapping; got {self.critic_params!r}")
+        check_choice("views", self.views, VIEWS)
+        check_positive_int("batch_size", self.batch_size)
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be at least 2 (a contrastive bound needs negatives); got {self.batch_size!r}")
+        check_positive_int("epochs", self.epochs)
+        if self.max_time is not None:
+            check_positive("max_time", self.max_time)
+        check_positive("lr", self.lr)
+        check_nonnegative("weight_decay", self.weight_decay)
+        _check_int("seed", self.seed)
+        check_choice("precision", str(self.precision), PRECISIONS)
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile must be true or false; got {self.compile!r}")
+        if self.threads is not None:
+            check_positive_int("threads", self.threads)
+        check_choice("accelerator", self.accelerator, ("cpu", "gpu", "cuda", "mps", "auto"))
+        check_positive_int("devices", self.devices)
+        check_positive_int("num_nodes", self.num_nodes)
+        if not isinstance(self.recalibrate, bool):
+            raise ValueError(f"recalibrate must be true or false; got {self.recalibrate!r}")
+        check_choice("progress", self.progress, ("auto", "bar", "epoch", "none"))
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def base(self) -> str:
+        """Which representation the network learns: ``gaussian`` or ``uniform``."""
+        if self.prior == "gaussian":
+            return "gaussian"
+        if self.prior == "uniform":
+            return "uniform"
+        return str(self.prior_params.get("base", "uniform"))
+
+    @property
+    def noise_scale(self) -> float:
+        """The resolved noise scale: sigma (default 1.0) or eps (default 0.1)."""
+        if self.base == "gaussian":
+            return 1.0 if self.sigma is None else float(self.sigma)
+        return 0.1 if self.eps is None else float(self.eps)
+
+    def resolved(self) -> TrainConfig:
+        """The same config with the noise default made explicit (what a run stores)."""
+        if self.base == "gaussian":
+            return self.replace(sigma=self.noise_scale)
+        return self.replace(eps=self.noise_scale)
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied and validated."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, base: TrainConfig | None = None) -> TrainConfig:
+        """Build a config from ``values`` on top of ``base``; unknown keys are an error."""
+        if not isinstance(values, dict):
+            raise ValueError(f"a config must be a mapping of option names to values; got {type(values).__name__}")
+        known = set(cls.field_names())
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config key {unknown[0]!r} (known keys: {', '.join(sorted(known))})")
+        start = (base or cls()).to_dict()
+        start.update(values)
+        try:
+            return cls(**_coerce(start))
+        except TypeError as exc:  # pragma: no cover - dataclass signature errors
+            raise ValueError(str(exc)) from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *, base: TrainConfig | None = None) -> TrainConfig:
+        """Read a YAML config file (safe loader only)."""
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file not found: {p}")
+        try:
+            values = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        return cls.from_dict(values, base=base)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _check_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer; got {value!r}")
+    return value
+
+
+_FLOATS = {"held_out", "sigma", "eps", "max_time", "lr", "weight_decay"}
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    """Turn YAML ints into floats where a float is expected (``lr: 1`` is fine)."""
+    out = dict(values)
+    for key in _FLOATS:
+        v = out.get(key)
+        if isinstance(v, int) and not isinstance(v, bool):
+            out[key] = float(v)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{key} must be finite; got {v!r}")
+    if isinstance(out.get("precision"), int):
+        out["precision"] = str(out["precision"])
+    return out

@@ -1,0 +1,102 @@
+"""The Lightning module: two views, one encoder pass, the NINE head.
+
+Example:
+    >>> from infomatch.training.config import TrainConfig
+    >>> m = NINEModule(TrainConfig(dim=8).to_dict(), (1, 8, 8), "image")
+    >>> sum(p.numel() for p in m.parameters()) > 0
+    True
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning as L
+import torch
+
+from .components import Embedder, build_components
+from .config import TrainConfig
+
+
+class NINEModule(L.LightningModule):
+    """Trains ``encoder`` + ``NINE`` on pairs of views of each batch."""
+
+    def __init__(self, config: dict[str, Any], input_shape: tuple[int, ...] | list[int], kind: str) -> None:
+        super().__init__()
+        self.save_hyperparameters({"config": dict(config), "input_shape": list(input_shape), "kind": kind})
+        self.cfg = TrainConfig.from_dict(dict(config))
+        views, encoder, nine = build_components(self.cfg, tuple(input_shape), kind)
+        self.embedder = Embedder(views, encoder, nine)
+        self._t0: float | None = None
+        self._seen = 0
+
+    # convenient handles
+    @property
+    def views(self) -> torch.nn.Module:
+        return self.embedder.views
+
+    @property
+    def encoder(self) -> torch.nn.Module:
+        return self.embedder.encoder
+
+    @property
+    def nine(self) -> Any:
+        return self.embedder.nine
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Clean representation f(X) (no noise)."""
+        return self.embedder(x)
+
+    def enable_compile(self) -> None:
+        """Run the encoder through ``torch.compile`` in training (weights and state dict unchanged)."""
+        object.__setattr__(self, "_compiled_encoder", torch.compile(self.encoder))
+
+    def _encode_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v1, v2 = self.views.pair(x)
+        encoder = self.__dict__.get("_compiled_encoder") if self.training else None
+        h = (encoder or self.encoder)(torch.cat([v1, v2]))
+        return h[: len(x)], h[len(x):]
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        h1, h2 = self._encode_pair(batch)
+        out = self.nine(h1.float(), h2.float())
+        self._seen += len(batch) * self.trainer.world_size
+        elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
+        self.log("loss", out.loss.detach(), prog_bar=True, on_step=True, on_epoch=True)
+        self.log("mi", out.mi, prog_bar=True, on_step=True, on_epoch=True)
+        self.log("capacity", float(out.capacity), prog_bar=True, on_step=False, on_epoch=True)
+        if elapsed > 0:
+            self.log("ex_per_s", self._seen / elapsed, prog_bar=True, on_step=True, on_epoch=False)
+        return out.loss
+
+    def on_train_epoch_start(self) -> None:
+        self._t0, self._seen = time.perf_counter(), 0
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        """Held-out MI estimate: running statistics, noise injected as in training."""
+        h1, h2 = self._encode_pair(batch)
+        nine = self.nine
+        z1 = nine.representation(h1.float())
+        z2 = nine.representation(h2.float())
+        with _train_mode(nine.noise):
+            z2 = nine.noise(z2)
+        scores = nine.critic(z1, z2)
+        mi = nine.bound(scores).mi
+        self.log("val_mi", mi, prog_bar=False, on_step=False, on_epoch=True, sync_dist=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+
+
+class _train_mode:
+    """Temporarily put a module in training mode."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module, self.was = module, module.training
+
+    def __enter__(self) -> None:
+        self.module.train()
+
+    def __exit__(self, *exc: object) -> None:
+        self.module.train(self.was)

@@ -1,0 +1,176 @@
+"""Run directories: layout, atomic writes, provenance.
+
+A run directory holds::
+
+    config.yaml              the resolved TrainConfig
+    run.json                 seed, package versions, platform, status, timings
+    metrics.csv              one row per epoch (loss, MI estimate, capacity, held-out MI, ...)
+    metrics.json             final figures (MI estimate, capacity, ceiling, probe accuracy)
+    split.npz                the seeded train / held-out indices
+    checkpoints/last.ckpt    Lightning checkpoint of the last finished epoch (resume point)
+    checkpoints/best.ckpt    checkpoint with the best held-out MI estimate
+    model.safetensors        final weights (encoder + NINE head), after recalibration
+    encoder.pt2              encoder + normalization as a torch.export program (plain PyTorch)
+    embeddings/{train,heldout}.npy and *_labels.npy
+
+Example:
+    >>> import tempfile
+    >>> d = RunDir(tempfile.mkdtemp())
+    >>> d.write_json("run.json", {"seed": 0})
+    >>> d.read_json("run.json")["seed"]
+    0
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PACKAGES = ("infomatch", "torch", "lightning", "numpy", "scipy", "scikit-learn", "kornia", "matplotlib", "zuko", "safetensors")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages a run depends on (None when absent)."""
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    out["python"] = sys.version.split()[0]
+    return out
+
+
+def environment() -> dict[str, Any]:
+    import torch
+
+    return {
+        "versions": package_versions(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+    }
+
+
+class RunDir:
+    """A run directory and the files in it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # paths
+    @property
+    def config(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.ckpt"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints / "best.ckpt"
+
+    @property
+    def weights(self) -> Path:
+        return self.path / "model.safetensors"
+
+    @property
+    def encoder_export(self) -> Path:
+        return self.path / "encoder.pt2"
+
+    @property
+    def embeddings(self) -> Path:
+        return self.path / "embeddings"
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.path / "metrics.csv"
+
+    def is_run(self) -> bool:
+        return self.config.is_file()
+
+    # io
+    def write_json(self, name: str, payload: dict[str, Any]) -> None:
+        atomic_write_text(self.path / name, json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        return json.loads((self.path / name).read_text())
+
+    def update_json(self, name: str, **fields: Any) -> None:
+        p = self.path / name
+        payload = self.read_json(name) if p.is_file() else {}
+        payload.update(fields)
+        self.write_json(name, payload)
+
+    def save_split(self, train_idx: np.ndarray, held_idx: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, train=np.asarray(train_idx, dtype=np.int64), heldout=np.asarray(held_idx, dtype=np.int64))
+        atomic_write_bytes(self.path / "split.npz", buf.getvalue())
+
+    def load_split(self) -> tuple[np.ndarray, np.ndarray]:
+        with np.load(self.path / "split.npz", allow_pickle=False) as z:
+            return z["train"], z["heldout"]
+
+
+def default_run_path(root: str | Path, data: str, prior: str) -> Path:
+    """A new, unused directory name under ``root`` such as ``runs/20261122-093000-digits-gaussian``."""
+    stem = Path(data).name.replace(".", "_") or "data"
+    base = Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}-{prior}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
