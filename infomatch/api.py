@@ -1,0 +1,139 @@
+"""A scikit-learn style estimator around the training engine.
+
+Example:
+    >>> import numpy as np
+    >>> from infomatch import NINEEstimator
+    >>> X = np.random.default_rng(0).normal(size=(600, 10)).astype("float32")
+    >>> model = NINEEstimator(dim=4, sigma=1.0, epochs=2, batch_size=128).fit(X)  # doctest: +SKIP
+    >>> model.transform(X).shape  # doctest: +SKIP
+    (600, 4)
+    >>> model.save("model.safetensors"); model2 = load("model.safetensors")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data import ArrayDataset, load_dataset
+from .data.arrays import arrays_to_dataset
+from .training.checkpoint import save_weights
+from .training.components import Embedder, build_prior, embed_array
+from .training.config import TrainConfig
+
+
+def _as_dataset(X: Any, y: Any = None, *, name: str = "array") -> ArrayDataset:
+    if isinstance(X, ArrayDataset):
+        return X
+    if isinstance(X, (str, Path)):
+        return load_dataset(str(X))
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    return arrays_to_dataset(np.asarray(X), None if y is None else np.asarray(y), name, "X")
+
+
+class NINEEstimator:
+    """Train an encoder whose clean representation follows ``prior``: fit / transform / save.
+
+    Constructor arguments are the options of ``infomatch train`` (see :class:`TrainConfig`);
+    learned state lives in attributes ending with ``_``: ``model_`` (the trained
+    :class:`Embedder`), ``config_``, ``metrics_``, ``input_shape_``, ``kind_``.
+
+    Example:
+        >>> est = NINEEstimator(dim=8, prior="uniform", eps=0.1)
+        >>> est.get_params()["prior"]
+        'uniform'
+    """
+
+    def __init__(self, dim: int = 16, prior: str = "gaussian", sigma: float | None = None, eps: float | None = None,
+                 **options: Any) -> None:
+        self.dim, self.prior, self.sigma, self.eps = dim, prior, sigma, eps
+        self.options = dict(options)
+        self._config()  # validate now: bad arguments fail at construction, naming the value
+
+    def _config(self, data: str = "array") -> TrainConfig:
+        values = {"dim": self.dim, "prior": self.prior, "sigma": self.sigma, "eps": self.eps, "data": data,
+                  "progress": "none", **self.options}
+        return TrainConfig.from_dict(values)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"dim": self.dim, "prior": self.prior, "sigma": self.sigma, "eps": self.eps, **self.options}
+
+    def fit(self, X: Any, y: Any = None, *, run_dir: str | Path | None = None) -> NINEEstimator:
+        """Train on ``X``: an array ``(N, F)`` / ``(N, H, W)`` / ``(N, C, H, W)``, an
+        :class:`ArrayDataset`, or a dataset spec (``"digits"``, a path). ``y`` is only used for
+        the final linear-probe figure. ``run_dir`` keeps the run directory (else a temporary one)."""
+        from .training.engine import train
+
+        ds = _as_dataset(X, y)
+        cfg = self._config(data=X if isinstance(X, (str, Path)) else ds.name)
+        tmp = None if run_dir is not None else tempfile.mkdtemp(prefix="infomatch-")
+        try:
+            result = train(cfg, run_dir or Path(tmp) / "run", dataset=ds, log=lambda msg: None)
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        self.model_: Embedder = result.model.eval()
+        self.config_ = cfg.resolved()
+        self.metrics_ = result.metrics
+        self.input_shape_, self.kind_ = tuple(ds.input_shape), ds.kind
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ValueError("this NINEEstimator is not fitted yet; call fit(X) first")
+
+    def transform(self, X: Any, *, space: str = "prior") -> np.ndarray:
+        """Clean representations of ``X`` (no noise): in the prior's space, or ``space="representation"``."""
+        self._check_fitted()
+        if space not in ("prior", "representation"):
+            raise ValueError(f"space must be 'prior' or 'representation'; got {space!r}")
+        ds = _as_dataset(X)
+        if tuple(ds.input_shape) != tuple(self.input_shape_):
+            raise ValueError(f"X has inputs of shape {tuple(ds.input_shape)}; the model was fitted on {self.input_shape_}")
+        z = embed_array(self.model_, ds.x)
+        if space == "prior":
+            z = build_prior(self.config_).from_representation(z)
+        return z.numpy().astype(np.float32)
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        return self.fit(X, y).transform(X)
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Draw ``n`` points from the prior the representation was trained to follow."""
+        self._check_fitted()
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        return build_prior(self.config_).sample(n, self.config_.dim, generator=g).numpy()
+
+    def save(self, path: str | Path) -> None:
+        """Write weights and config to one ``.safetensors`` file (no pickle)."""
+        self._check_fitted()
+        meta = {"config": self.config_.to_dict(), "input_shape": list(self.input_shape_), "kind": self.kind_}
+        save_weights(path, self.model_.state_dict(), meta)
+
+    def export_encoder(self, path: str | Path) -> None:
+        """Save encoder + normalization as a ``torch.export`` program: ``torch.export.load(path).module()``."""
+        from .training.engine import export_encoder
+
+        self._check_fitted()
+        example = torch.zeros((2, *self.input_shape_))
+        if not export_encoder(self.model_, example, path):
+            raise ValueError(f"the encoder could not be exported to {path}")
+
+
+def load(path: str | Path) -> NINEEstimator:
+    """Load an estimator saved by :meth:`NINEEstimator.save` or a run's ``model.safetensors``."""
+    from .training.engine import load_run
+
+    cfg, model, meta = load_run(path)
+    d = cfg.to_dict()
+    est = NINEEstimator(dim=d.pop("dim"), prior=d.pop("prior"), sigma=d.pop("sigma"), eps=d.pop("eps"),
+                        **{k: v for k, v in d.items() if k not in ("data", "progress")})
+    est.model_, est.config_, est.metrics_ = model, cfg, {}
+    est.input_shape_, est.kind_ = tuple(meta["input_shape"]), meta["kind"]
+    return est
