@@ -16,6 +16,7 @@ from infomatch.data.folder import load_image_folder
 from infomatch.data.idx import load_idx_dir, read_idx
 from infomatch.data.load import load_dataset
 from infomatch.data.split import split_indices
+from infomatch.data.views import ViewConfig, ViewMaker, make_views
 
 __all__ = [
     "ArrayDataset",
@@ -27,4 +28,7 @@ __all__ = [
     "load_image_folder",
     "read_idx",
     "split_indices",
+    "ViewConfig",
+    "ViewMaker",
+    "make_views",
 ]
