@@ -27,8 +27,9 @@ from .._checks import (
     check_positive_int,
     check_probability,
 )
+from ..priors import PRIOR_NAMES
 
-PRIORS = ("gaussian", "uniform", "laplace", "logistic", "exponential", "student_t")
+PRIORS = tuple(PRIOR_NAMES)
 BOUNDS = ("infonce", "jsd", "dv", "nwj")
 CRITICS = ("separable", "bilinear", "concat")
 ENCODERS = ("auto", "mlp", "convnet", "resnet18")
