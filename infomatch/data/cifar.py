@@ -57,7 +57,7 @@ class SafeUnpickler(pickle.Unpickler):
     """
 
     def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in _BUILTINS:
+        if module in ("builtins", "__builtin__") and name in _BUILTINS:
             return getattr(builtins, name)
         if module in ("_codecs", "codecs") and name == "encode":
             return _latin1_encode
