@@ -1,0 +1,310 @@
+"""Mutual-information lower bounds as pure functions of a critic's score matrix.
+
+A score matrix ``scores`` has shape ``(B, N)`` with ``N >= B``; ``scores[i, j] = T(a_i, b_j)``.
+The positive (joint) pair of row ``i`` is column ``offset + i``; every other entry of the row is
+a negative (a sample of the product of marginals). On one process ``N = B`` and ``offset = 0``;
+on rank ``r`` of a distributed run the columns are the gathered global batch and
+``offset = r * B``. Masking is exact (positives are selected by index, negatives by a boolean
+mask), every log-mean-exp is a ``logsumexp``, and half-precision scores (bfloat16, float16) are
+reduced in float32. All estimates are in nats.
+
+=========  ==========================================================  ===============
+bound      estimate                                                    training loss
+=========  ==========================================================  ===============
+InfoNCE    ``mean_i [T_ii - logsumexp_j T_ij] + log N``  (<= log N)     ``-infonce``
+NWJ        ``E_p[T] - E_q[exp(T - 1)]``                                 ``-nwj``
+DV/MINE    ``E_p[T] - log E_q[exp T]``                                  bias-corrected
+JSD        DV estimate of the JSD-trained critic (see :func:`jsd`)      ``-jsd_objective``
+=========  ==========================================================  ===============
+
+``E_p`` averages the ``B`` positives, ``E_q`` the ``B (N - 1)`` negatives.
+
+References: van den Oord et al. 2018 (InfoNCE); Nguyen, Wainwright, Jordan 2010 (NWJ);
+Belghazi et al. 2018 (MINE, moving-average gradient); Hjelm et al. 2019 (Deep InfoMax, JSD);
+Poole et al. 2019 (On variational bounds of MI).
+
+Example:
+    >>> import torch
+    >>> scores = torch.randn(8, 8)
+    >>> mi = infonce(scores)
+    >>> bool(mi <= torch.log(torch.tensor(8.0)))
+    True
+    >>> out = make_bound("dv")(scores)
+    >>> out.loss.shape, out.mi.shape
+    (torch.Size([]), torch.Size([]))
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from infomatch._checks import check_choice, check_probability
+
+__all__ = [
+    "BOUND_NAMES",
+    "Bound",
+    "BoundOutput",
+    "DVBound",
+    "InfoNCEBound",
+    "JSDBound",
+    "NWJBound",
+    "dv",
+    "infonce",
+    "jsd",
+    "jsd_objective",
+    "make_bound",
+    "nwj",
+]
+
+BOUND_NAMES = ("infonce", "jsd", "dv", "nwj")
+
+
+def _check_scores(scores: Any, offset: Any) -> tuple[Tensor, int]:
+    """Validate ``scores (B, N)`` and ``offset``; return float32-or-wider scores and offset."""
+    if not isinstance(scores, Tensor):
+        raise ValueError(f"scores must be a torch.Tensor; got {type(scores).__name__}")
+    if scores.ndim != 2:
+        raise ValueError(f"scores must have shape (B, N); got shape {tuple(scores.shape)}")
+    if not scores.is_floating_point():
+        raise ValueError(f"scores must be a floating-point tensor; got dtype {scores.dtype}")
+    b, n = scores.shape
+    if b < 1 or n < 2:
+        raise ValueError(f"scores must have at least 1 row and 2 columns; got shape {(b, n)}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or offset + b > n:
+        raise ValueError(f"offset must be an integer in [0, N - B] = [0, {n - b}]; got {offset!r}")
+    if not bool(torch.isfinite(scores).all()):
+        raise ValueError("scores contains NaN or inf values")
+    if scores.dtype in (torch.float16, torch.bfloat16):
+        scores = scores.float()
+    return scores, offset
+
+
+def _positives(scores: Tensor, offset: int) -> Tensor:
+    return scores.diagonal(offset=offset)
+
+
+def _negative_mask(scores: Tensor, offset: int) -> Tensor:
+    b, n = scores.shape
+    rows = torch.arange(b, device=scores.device)
+    mask = torch.ones(b, n, dtype=torch.bool, device=scores.device)
+    mask[rows, rows + offset] = False
+    return mask
+
+
+def _log_mean_exp_negatives(scores: Tensor, offset: int) -> Tensor:
+    """``log E_q[exp T]`` over the ``B (N - 1)`` negatives, masked exactly."""
+    b, n = scores.shape
+    neg = scores.masked_fill(~_negative_mask(scores, offset), -math.inf)
+    return torch.logsumexp(neg.reshape(-1), dim=0) - math.log(b * (n - 1))
+
+
+def infonce(scores: Tensor, offset: int = 0) -> Tensor:
+    """InfoNCE estimate ``mean_i [T_{i,offset+i} - logsumexp_j T_ij] + log N`` (nats).
+
+    A lower bound of the MI that can never exceed ``log N``.
+
+    Example:
+        >>> import torch
+        >>> round(float(infonce(torch.eye(4) * 100.0)), 4)   # perfect critic: log 4
+        1.3863
+    """
+    scores, offset = _check_scores(scores, offset)
+    pos = _positives(scores, offset)
+    return (pos - torch.logsumexp(scores, dim=1)).mean() + math.log(scores.shape[1])
+
+
+def nwj(scores: Tensor, offset: int = 0) -> Tensor:
+    """NWJ (f-divergence / "MINE-f") estimate ``E_p[T] - E_q[exp(T - 1)]`` (nats).
+
+    Example:
+        >>> import torch
+        >>> float(nwj(torch.ones(3, 3)))   # T = 1 everywhere: 1 - e^0 = 0
+        0.0
+    """
+    scores, offset = _check_scores(scores, offset)
+    pos = _positives(scores, offset).mean()
+    return pos - torch.exp(_log_mean_exp_negatives(scores, offset) - 1.0)
+
+
+def dv(scores: Tensor, offset: int = 0) -> Tensor:
+    """Donsker-Varadhan estimate ``E_p[T] - log E_q[exp T]`` (nats), the plain (biased-gradient)
+    MINE objective; :class:`DVBound` adds MINE's moving-average gradient correction.
+
+    Example:
+        >>> import torch
+        >>> float(dv(torch.zeros(3, 3)))
+        0.0
+    """
+    scores, offset = _check_scores(scores, offset)
+    return _positives(scores, offset).mean() - _log_mean_exp_negatives(scores, offset)
+
+
+def jsd_objective(scores: Tensor, offset: int = 0) -> Tensor:
+    """Deep InfoMax's f-GAN JSD objective ``E_p[-softplus(-T)] - E_q[softplus(T)]``.
+
+    Its maximum over critics is ``2 JSD(p_xy || p_x p_y) - log 4``, reached at
+    ``T = log p_xy / (p_x p_y)``. It is the *training* objective of the JSD bound, not an MI
+    estimate (see :func:`jsd`).
+
+    Example:
+        >>> import torch
+        >>> round(float(jsd_objective(torch.zeros(2, 2))), 4)   # -2 log 2
+        -1.3863
+    """
+    scores, offset = _check_scores(scores, offset)
+    pos = -F.softplus(-_positives(scores, offset)).mean()
+    mask = _negative_mask(scores, offset)
+    neg = torch.where(mask, F.softplus(scores), torch.zeros_like(scores)).sum() / mask.sum()
+    return pos - neg
+
+
+def jsd(scores: Tensor, offset: int = 0) -> Tensor:
+    """MI estimate reported for a critic trained with the JSD objective, in nats.
+
+    The JSD objective is maximized by ``T* = log p_xy / (p_x p_y)``, the pointwise MI, so the
+    JSD-trained critic is plugged into the Donsker-Varadhan formula: this returns
+    ``dv(scores, offset)``. DV is a lower bound of the MI for *any* critic (up to the small
+    upward bias of the log of a sample mean), tight at ``T*``; the JSD objective value itself
+    is not an MI estimate. Measured bias on correlated Gaussians: see ``tests/test_bounds.py``.
+
+    Example:
+        >>> import torch
+        >>> s = torch.randn(5, 5)
+        >>> bool(jsd(s) == dv(s))
+        True
+    """
+    return dv(scores, offset)
+
+
+class BoundOutput(NamedTuple):
+    """``loss`` to minimize (differentiable) and ``mi``, the detached MI estimate in nats."""
+
+    loss: Tensor
+    mi: Tensor
+
+
+class Bound(nn.Module):
+    """A bound as a module: ``forward(scores, offset=0) -> BoundOutput(loss, mi)``."""
+
+    name: str = ""
+
+    def ceiling(self, batch_size: int) -> float | None:
+        """Largest value the estimate can take with ``batch_size`` columns; ``None`` if none."""
+        return None
+
+    def forward(self, scores: Tensor, offset: int = 0) -> BoundOutput:  # pragma: no cover
+        raise NotImplementedError
+
+
+class InfoNCEBound(Bound):
+    """InfoNCE: ``loss = -infonce(scores)``; ``ceiling(N) = log N``.
+
+    Example:
+        >>> import torch
+        >>> round(InfoNCEBound().ceiling(512), 3)
+        6.238
+    """
+
+    name = "infonce"
+
+    def ceiling(self, batch_size: int) -> float | None:
+        return math.log(batch_size)
+
+    def forward(self, scores: Tensor, offset: int = 0) -> BoundOutput:
+        mi = infonce(scores, offset)
+        return BoundOutput(-mi, mi.detach())
+
+
+class NWJBound(Bound):
+    """NWJ: ``loss = -nwj(scores)`` (unbiased gradients)."""
+
+    name = "nwj"
+
+    def forward(self, scores: Tensor, offset: int = 0) -> BoundOutput:
+        mi = nwj(scores, offset)
+        return BoundOutput(-mi, mi.detach())
+
+
+class JSDBound(Bound):
+    """Deep InfoMax's JSD: trains on ``-jsd_objective``; reports :func:`jsd` (DV of the critic)."""
+
+    name = "jsd"
+
+    def forward(self, scores: Tensor, offset: int = 0) -> BoundOutput:
+        loss = -jsd_objective(scores, offset)
+        with torch.no_grad():
+            mi = jsd(scores.detach(), offset)
+        return BoundOutput(loss, mi)
+
+
+class DVBound(Bound):
+    """Donsker-Varadhan / MINE with the moving-average bias-corrected gradient.
+
+    The gradient of ``log E_q[e^T]`` is ``grad E_q[e^T] / E_q[e^T]``; a mini-batch estimate of
+    the denominator biases it, so MINE replaces the denominator by a moving average ``m`` of the
+    mini-batch ``E_q[e^T]``. The loss returned here has the *value* ``-dv(scores)`` and the
+    *gradient* ``-(grad E_p[T] - grad E_q[e^T] / m)``. ``m`` is updated (in training mode only)
+    as ``m <- (1 - alpha) m + alpha E_q[e^T]``, kept in log space; it starts at the first
+    batch's value.
+
+    Args:
+        alpha: moving-average rate in (0, 1]; ``1`` disables the correction (plain DV gradient).
+    """
+
+    name = "dv"
+    log_ema: Tensor
+    initialized: Tensor
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = check_probability("alpha", alpha, open_right=False)
+        self.register_buffer("log_ema", torch.zeros(()))
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    def forward(self, scores: Tensor, offset: int = 0) -> BoundOutput:
+        scores, offset = _check_scores(scores, offset)
+        pos = _positives(scores, offset).mean()
+        log_mean = _log_mean_exp_negatives(scores, offset)
+        if self.training:
+            with torch.no_grad():
+                new = log_mean.detach().to(self.log_ema.dtype)
+                if not bool(self.initialized) or self.alpha == 1.0:
+                    self.log_ema.copy_(new)
+                    self.initialized.fill_(True)
+                else:
+                    decayed = self.log_ema + math.log1p(-self.alpha)
+                    self.log_ema.copy_(torch.logaddexp(decayed, new + math.log(self.alpha)))
+        ratio = torch.exp(log_mean - self.log_ema.to(log_mean.dtype))  # E_q[e^T] / m
+        surrogate = log_mean.detach() + ratio - ratio.detach()
+        mi = pos - log_mean
+        loss = -(pos - surrogate)
+        return BoundOutput(loss, mi.detach())
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+_BOUNDS: dict[str, type[Bound]] = {
+    "infonce": InfoNCEBound,
+    "jsd": JSDBound,
+    "dv": DVBound,
+    "nwj": NWJBound,
+}
+
+
+def make_bound(name: str, **kwargs: Any) -> Bound:
+    """Build a bound module by name: ``infonce``, ``jsd``, ``dv`` (alias ``mine``), ``nwj``.
+
+    Example:
+        >>> make_bound("dv", alpha=0.1)
+        DVBound(alpha=0.1)
+    """
+    if name == "mine":
+        name = "dv"
+    check_choice("bound", name, BOUND_NAMES)
+    return _BOUNDS[name](**kwargs)
