@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infomatch.data import load_dataset, split_indices
+from infomatch.data import load_dataset, load_split, save_split, split_indices
 
 
 def test_digits_dataset() -> None:
@@ -58,3 +59,18 @@ def test_split_zero_and_errors() -> None:
         split_indices(0)
     with pytest.raises(ValueError, match="seed"):
         split_indices(10, seed=-1)
+
+
+def test_save_and_load_split_round_trip(tmp_path: Path) -> None:
+    train, hold = split_indices(50, held_out=0.3, seed=4)
+    path = save_split(tmp_path / "run" / "split.json", train, hold, seed=4, held_out=0.3)
+    got_train, got_hold = load_split(path)
+    np.testing.assert_array_equal(got_train, train)
+    np.testing.assert_array_equal(got_hold, hold)
+    assert json.loads(path.read_text())["meta"] == {"seed": 4, "held_out": 0.3}
+    assert [p.name for p in path.parent.iterdir()] == ["split.json"]  # no temp file left
+    with pytest.raises(ValueError, match="disjoint"):
+        save_split(tmp_path / "bad.json", np.array([1, 2]), np.array([2]))
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"junk\.json: not a split file"):
+        load_split(tmp_path / "junk.json")

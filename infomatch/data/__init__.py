@@ -15,7 +15,7 @@ from infomatch.data.digits import load_digits_dataset
 from infomatch.data.folder import load_image_folder
 from infomatch.data.idx import load_idx_dir, read_idx
 from infomatch.data.load import load_dataset
-from infomatch.data.split import split_indices
+from infomatch.data.split import load_split, save_split, split_indices
 from infomatch.data.views import ViewConfig, ViewMaker, make_views
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "load_idx_dir",
     "load_image_folder",
     "read_idx",
+    "load_split",
+    "save_split",
     "split_indices",
     "ViewConfig",
     "ViewMaker",

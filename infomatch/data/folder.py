@@ -34,7 +34,7 @@ def _read_image(path: Path, size: tuple[int, int] | None):  # -> PIL.Image.Image
             mode = "L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"
             im = im.convert(mode)
             if size is not None and im.size != (size[1], size[0]):
-                im = im.resize((size[1], size[0]), Image.BILINEAR)
+                im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return im
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None

@@ -15,8 +15,10 @@ import numpy as np
 
 from infomatch.data.dataset import ArrayDataset, image_dataset
 
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
+}
 _IMAGES = re.compile(r"^(?P<prefix>.*?)images[.-]idx3-ubyte(?:\.gz)?$")
 SPLIT_PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
 
@@ -51,7 +53,7 @@ def read_idx(path: str | Path, expect_ndim: int | None = None) -> np.ndarray:
     if ndim == 0 or len(raw) < header:
         raise ValueError(f"{path}: truncated IDX header")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = np.dtype(_DTYPES[raw[2]])
+    dtype = _DTYPES[raw[2]]
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise ValueError(

@@ -1,6 +1,12 @@
-"""A seeded train / held-out split by permutation (never by position)."""
+"""A seeded train / held-out split by permutation (never by position), saved as JSON."""
 
 from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,3 +36,50 @@ def split_indices(n: int, held_out: float = 0.2, seed: int = 0) -> tuple[np.ndar
     n_held = min(max(int(round(held_out * n)), 1), n - 1)
     perm = np.random.default_rng(int(seed)).permutation(n)
     return np.sort(perm[n_held:]).astype(np.int64), np.sort(perm[:n_held]).astype(np.int64)
+
+
+def save_split(path: str | Path, train_idx: np.ndarray, held_idx: np.ndarray, **meta: Any) -> Path:
+    """Write a split (and JSON-serializable ``meta`` such as ``seed``, ``held_out``) atomically.
+
+    The file is JSON: ``{"train": [...], "held_out": [...], "meta": {...}}``; it is written to a
+    temporary file in the same directory and moved into place with ``os.replace``.
+
+    Example:
+        >>> import tempfile, os
+        >>> train, held = split_indices(10, 0.3, seed=1)
+        >>> path = save_split(os.path.join(tempfile.mkdtemp(), "split.json"), train, held, seed=1)
+        >>> [a.tolist() for a in load_split(path)] == [train.tolist(), held.tolist()]
+        True
+    """
+    path = Path(path)
+    train = np.asarray(train_idx, dtype=np.int64)
+    held = np.asarray(held_idx, dtype=np.int64)
+    if np.intersect1d(train, held).size:
+        raise ValueError("train_idx and held_idx must be disjoint; got shared indices")
+    payload = {"train": train.tolist(), "held_out": held.tolist(), "meta": meta}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_split(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a split written by :func:`save_split` as ``(train_idx, held_idx)`` int64 arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        payload = json.loads(path.read_text())
+        train = np.asarray(payload["train"], dtype=np.int64)
+        held = np.asarray(payload["held_out"], dtype=np.int64)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: not a split file ({type(err).__name__}: {err})") from None
+    if train.ndim != 1 or held.ndim != 1:
+        raise ValueError(f"{path}: not a split file (index lists must be flat)")
+    return train, held
