@@ -35,6 +35,7 @@ def test_cifar_round_trip(tmp_path: Path, protocol: int) -> None:
     expect = np.concatenate([b[0] for b in batches]).reshape(6, 3, 32, 32)
     np.testing.assert_array_equal(np.round(train.x.numpy() * 255).astype(np.uint8), expect)
     assert train.labels.tolist() == batches[0][1] + batches[1][1]
+    assert train.classes is not None and train.classes[0] == "airplane" and train.num_classes == 10
 
     test = load_dataset(str(tmp_path), split="test")
     assert test.labels.tolist() == [4, 5]

@@ -28,6 +28,8 @@ def test_class_subfolders_round_trip(tmp_path: Path) -> None:
     ds = load_dataset(str(tmp_path))
     assert ds.x.shape == (5, 1, 6, 5)
     assert ds.labels.tolist() == [0, 0, 1, 1, 1]  # classes by sorted folder name
+    assert ds.classes == ("cat", "dog") and ds.num_classes == 2
+    assert ds.subset([4]).classes == ("cat", "dog")
     order = [("cat", 0), ("cat", 1), ("dog", 0), ("dog", 1), ("dog", 2)]
     got = np.round(ds.x.numpy()[:, 0] * 255).astype(np.uint8)
     for k, key in enumerate(order):

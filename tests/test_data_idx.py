@@ -55,6 +55,13 @@ def test_idx_split_choice_and_no_labels(tmp_path: Path) -> None:
         assert len(ds) == 2 and ds.labels.tolist() == [1, 2]
 
 
+def test_emnist_style_prefixes_pick_the_split(tmp_path: Path) -> None:
+    write_idx_pair(tmp_path, "emnist-digits-test", np.zeros((2, 3, 3), np.uint8), np.array([1, 1], np.uint8), gz=True)
+    write_idx_pair(tmp_path, "emnist-digits-train", np.zeros((5, 3, 3), np.uint8), np.arange(5, dtype=np.uint8), gz=True)
+    assert len(load_dataset(str(tmp_path))) == 5
+    assert load_dataset(str(tmp_path), split="test").labels.tolist() == [1, 1]
+
+
 def test_mnist_test_set_label_counts(mnist_dir: Path) -> None:
     ds = load_dataset(str(mnist_dir))
     assert ds.x.shape == (10000, 1, 28, 28)

@@ -20,6 +20,7 @@ from infomatch.data.dataset import ArrayDataset, image_dataset
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 _BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "bytearray", "bytes", "str", "int",
              "float", "complex", "bool"}
@@ -141,4 +142,4 @@ def load_cifar10_dir(root: str | Path, split: str | None = None) -> ArrayDataset
     parts = [read_cifar_batch(f) for f in files]
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
-    return image_dataset(images, labels, f"cifar10:{split}", str(base))
+    return image_dataset(images, labels, f"cifar10:{split}", str(base), classes=CLASSES)

@@ -27,7 +27,8 @@ class ArrayDataset:
     """A dataset held in memory: inputs ``x``, optional integer ``labels``, a ``name``, a ``kind``.
 
     ``x`` is ``(N, C, H, W)`` float32 in [0, 1] for images or ``(N, F)`` float32 for tabular data;
-    ``labels`` is int64 ``(N,)`` or ``None``.
+    ``labels`` is int64 ``(N,)`` or ``None``; ``classes`` optionally names each label value
+    (class folder names, CIFAR-10 class names).
 
     Example:
         >>> import torch
@@ -40,6 +41,7 @@ class ArrayDataset:
     labels: torch.Tensor | None
     name: str
     kind: Kind
+    classes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.x, torch.Tensor):
@@ -70,7 +72,9 @@ class ArrayDataset:
 
     @property
     def num_classes(self) -> int | None:
-        """``max(label) + 1``, or None without labels."""
+        """``len(classes)`` if named, else ``max(label) + 1``; None without labels."""
+        if self.classes is not None:
+            return len(self.classes)
         if self.labels is None or self.labels.numel() == 0:
             return None
         return int(self.labels.max()) + 1
@@ -82,7 +86,7 @@ class ArrayDataset:
         """The rows ``idx`` (any integer index array) as a new dataset with the same name/kind."""
         index = torch.as_tensor(np.asarray(idx), dtype=torch.long)
         labels = None if self.labels is None else self.labels[index]
-        return ArrayDataset(self.x[index], labels, self.name, self.kind)
+        return ArrayDataset(self.x[index], labels, self.name, self.kind, self.classes)
 
 
 def images_to_unit_float(arr: np.ndarray, source: str) -> np.ndarray:
@@ -137,7 +141,13 @@ def labels_to_int64(y: np.ndarray, n: int, source: str) -> torch.Tensor:
     return torch.from_numpy(y.astype(np.int64))
 
 
-def image_dataset(images: np.ndarray, labels: np.ndarray | None, name: str, source: str) -> ArrayDataset:
+def image_dataset(
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    name: str,
+    source: str,
+    classes: tuple[str, ...] | None = None,
+) -> ArrayDataset:
     """Build an image ``ArrayDataset`` from ``(N, C, H, W)`` pixels of any supported dtype."""
     if images.ndim != 4:
         raise ValueError(f"{source}: images must be (N, C, H, W); got shape {images.shape}")
@@ -145,4 +155,4 @@ def image_dataset(images: np.ndarray, labels: np.ndarray | None, name: str, sour
         raise ValueError(f"{source}: contains no images")
     x = torch.from_numpy(np.ascontiguousarray(images_to_unit_float(images, source)))
     y = None if labels is None else labels_to_int64(labels, images.shape[0], source)
-    return ArrayDataset(x, y, name, "image")
+    return ArrayDataset(x, y, name, "image", classes if y is not None else None)

@@ -97,4 +97,5 @@ def load_image_folder(root: str | Path, image_size: tuple[int, int] | None = Non
     else:
         images = np.stack(arrays)[:, None]
     y = np.asarray(labels, dtype=np.int64) if classes and not flat else None
-    return image_dataset(images, y, root.name, str(root))
+    names = tuple(c.name for c in classes) if y is not None else None
+    return image_dataset(images, y, root.name, str(root), classes=names)

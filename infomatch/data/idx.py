@@ -92,7 +92,8 @@ def is_idx_dir(root: Path) -> bool:
 def load_idx_dir(root: str | Path, split: str | None = None) -> ArrayDataset:
     """Load images (and labels if present) from a directory of IDX files.
 
-    ``split`` is ``"train"`` (files starting with ``train``) or ``"test"`` (``t10k``/``test``);
+    ``split`` is ``"train"`` (a ``train`` token in the file prefix, e.g. ``train-`` or
+    ``emnist-digits-train-``) or ``"test"`` (``t10k`` / ``test``);
     by default the training files are used if present, otherwise the test files, otherwise the
     only images file there is.
 
@@ -113,7 +114,7 @@ def load_idx_dir(root: str | Path, split: str | None = None) -> ArrayDataset:
     chosen = None
     for name in order:
         for prefix in pairs:
-            if prefix.lower().startswith(SPLIT_PREFIXES[name]):
+            if set(re.split(r"[-_.]", prefix.lower())) & set(SPLIT_PREFIXES[name]):
                 chosen, split_name = prefix, name
                 break
         if chosen is not None:
