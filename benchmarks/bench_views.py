@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> dict:
     stream = batches(ds.x, args.batch, seed=0)
 
     view_ms, view_all = median_ms(lambda: vm.pair(next(stream)), args.repeats)
+    # The same protocol with the crop's offset folded into the affine warp (one resampling).
+    vm_affine = make_views("image", "mnist", ds.input_shape, seed=0, crop_mode="affine")
+    affine_ms = median_ms(lambda: vm_affine.pair(next(stream)), args.repeats)[0]
+    # Views on one thread: under CPU contention, 2-thread kornia calls can slow down severalfold.
+    vm_one = make_views("image", "mnist", ds.input_shape, seed=0, num_threads=1)
+    one_thread_ms = median_ms(lambda: vm_one.pair(next(stream)), args.repeats)[0]
 
     # Stage by stage on the 2 x batch input (the same shapes the pair call sees).
     x2 = torch.cat([next(stream), next(stream)])
@@ -124,7 +130,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "batch": args.batch, "threads": args.threads, "repeats": args.repeats,
         "input": f"MNIST {tuple(ds.input_shape)} -> views {vm.output_shape}",
-        "views_ms": view_ms, "views_all_ms": view_all, "stages_ms": stages, "encoders": rows,
+        "views_ms": view_ms, "views_all_ms": view_all, "views_affine_crop_ms": affine_ms,
+        "views_one_thread_ms": one_thread_ms, "stages_ms": stages, "encoders": rows,
         "torch": torch.__version__, "python": platform.python_version(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
@@ -132,6 +139,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"MNIST batch {args.batch}, {args.threads} threads, median of {args.repeats} "
           f"(load average {result['load_average'][0]:.2f})" if result["load_average"] else "")
     print(f"views (both, mnist preset): {view_ms:8.1f} ms")
+    print(f"  variant crop_mode=affine   {affine_ms:8.1f} ms")
+    print(f"  variant 1 thread           {one_thread_ms:8.1f} ms")
     for k, v in stages.items():
         print(f"  stage {k:<14} {v:8.1f} ms  (2 x batch)")
     print(f"{'encoder':<10} {'fwd+bwd+Adam ms':>16} {'views / step':>13}  note")

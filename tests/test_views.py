@@ -194,3 +194,32 @@ def test_wrong_input_batch() -> None:
         vm(torch.rand(2, 1, 24, 24))
     with pytest.raises(ValueError, match="floating-point"):
         vm(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+
+
+def test_affine_crop_mode_is_a_warp_then_center_crop() -> None:
+    x = batch((1, 28, 28), n=32)
+    vm = make_views("image", "mnist", (1, 28, 28), crop_mode="affine", degrees=0.0, shear=0.0,
+                    scale=None, noise_std=0.0, seed=0)
+    assert vm.output_shape == (1, 24, 24)
+    v = vm(x)
+    assert v.shape == (32, 1, 24, 24) and float(v.min()) >= 0 and float(v.max()) <= 1
+    # A pure translation of at most 2 pixels: the mass of a bright square placed in the center
+    # stays fully inside the 24x24 window, and offsets vary between samples.
+    sq = torch.zeros(32, 1, 28, 28)
+    sq[..., 10:18, 10:18] = 1.0
+    out = vm(sq)
+    mass = out.flatten(1).sum(1)
+    assert torch.allclose(mass, torch.full_like(mass, 64.0), atol=1e-3)
+    cols = (out.sum(dim=(1, 2)) * torch.arange(24.0)).sum(1) / mass
+    assert float((cols - 11.5).abs().max()) <= 2.0 + 1e-4 and float(cols.std()) > 0.3
+
+
+def test_num_threads_is_restored_and_views_unchanged() -> None:
+    x = batch((1, 28, 28), n=4)
+    before = torch.get_num_threads()
+    one = make_views("image", "mnist", (1, 28, 28), seed=9, num_threads=1)
+    ref = make_views("image", "mnist", (1, 28, 28), seed=9)
+    assert torch.allclose(one(x), ref(x), atol=1e-5)
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="num_threads"):
+        make_views("image", "mnist", (1, 28, 28), num_threads=0)

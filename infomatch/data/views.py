@@ -52,7 +52,7 @@ import kornia.augmentation as K
 import torch
 from torch import nn
 
-from infomatch._checks import check_choice, check_nonnegative, check_probability
+from infomatch._checks import check_choice, check_nonnegative, check_positive_int, check_probability
 
 KINDS = ("image", "tabular")
 PRESETS = ("mnist", "cifar", "digits", "image", "tabular", "none")
@@ -63,8 +63,10 @@ class ViewConfig:
     """All knobs of a view pipeline; presets fill them, ``make_views(**overrides)`` replaces them.
 
     Image fields: ``crop`` output ``(h, w)`` (None keeps the size); ``crop_mode`` ``"random"``
-    (plain random crop, after ``padding`` pixels of zero padding), ``"resized"`` (random resized
-    crop with area fraction ``resized_scale``) or ``"none"``; ``degrees``, ``scale``, ``shear``
+    (plain random crop, after ``padding`` pixels of zero padding), ``"affine"`` (the crop's
+    random offset folded into the affine warp as a continuous translation of up to the same
+    number of pixels, then the center crop: one resampling instead of a crop and a warp),
+    ``"resized"`` (random resized crop with area fraction ``resized_scale``) or ``"none"``; ``degrees``, ``scale``, ``shear``
     for a random affine warp (all zero: no warp); ``flip`` (horizontal, probability 0.5);
     ``brightness``, ``contrast``, ``saturation``, ``hue`` jitter applied with probability
     ``jitter_p``; ``grayscale_p``; ``noise_std`` of the additive Gaussian noise; ``clamp`` to [0, 1].
@@ -146,7 +148,7 @@ def default_preset(kind: str, input_shape: Sequence[int]) -> str:
 
 
 def _check_config(cfg: ViewConfig, kind: str, input_shape: tuple[int, ...]) -> None:
-    check_choice("crop_mode", cfg.crop_mode, ("none", "random", "resized"))
+    check_choice("crop_mode", cfg.crop_mode, ("none", "random", "affine", "resized"))
     for name in ("degrees", "shear", "brightness", "contrast", "saturation", "noise_std"):
         check_nonnegative(name, getattr(cfg, name))
     check_nonnegative("padding", cfg.padding)
@@ -167,7 +169,28 @@ def _check_config(cfg: ViewConfig, kind: str, input_shape: tuple[int, ...]) -> N
             if not (1 <= ch <= h + 2 * cfg.padding and 1 <= cw <= w + 2 * cfg.padding):
                 raise ValueError(f"crop must fit inside the (padded) input {h}x{w}; got {cfg.crop}")
             if cfg.crop_mode == "none" and (ch, cw) != (h, w):
-                raise ValueError(f"crop_mode must be 'random' or 'resized' when crop differs from the input; got {cfg.crop_mode!r}")
+                raise ValueError(f"crop_mode must be 'random', 'affine' or 'resized' when crop differs from the input; got {cfg.crop_mode!r}")
+            if cfg.crop_mode == "affine" and (cfg.padding or ch > h or cw > w):
+                raise ValueError(f"crop_mode 'affine' needs a crop inside the unpadded input; got crop {cfg.crop}, padding {cfg.padding}")
+
+
+class CenterCrop(nn.Module):
+    """Deterministic center crop by slicing (no resampling): ``(B, C, H, W) -> (B, C, h, w)``.
+
+    Example:
+        >>> CenterCrop((28, 28), (24, 24))(torch.rand(2, 1, 28, 28)).shape
+        torch.Size([2, 1, 24, 24])
+    """
+
+    def __init__(self, input_hw: tuple[int, int], crop_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.top = (input_hw[0] - crop_hw[0]) // 2
+        self.left = (input_hw[1] - crop_hw[1]) // 2
+        self.crop_hw = crop_hw
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = self.crop_hw
+        return x[..., self.top: self.top + h, self.left: self.left + w]
 
 
 def _build_image_pipeline(cfg: ViewConfig, input_shape: tuple[int, ...]) -> nn.Sequential:
@@ -178,9 +201,14 @@ def _build_image_pipeline(cfg: ViewConfig, input_shape: tuple[int, ...]) -> nn.S
         ops.append(K.RandomResizedCrop(crop, scale=cfg.resized_scale, p=1.0))
     elif cfg.crop_mode == "random" and (cfg.padding or crop != (h, w)):
         ops.append(K.RandomCrop(crop, padding=cfg.padding or None, p=1.0))
-    if cfg.degrees or cfg.shear or (cfg.scale is not None and cfg.scale != (1.0, 1.0)):
-        ops.append(K.RandomAffine(degrees=cfg.degrees, scale=cfg.scale,
+    translate = None
+    if cfg.crop_mode == "affine" and crop != (h, w):
+        translate = ((w - crop[1]) / (2 * w), (h - crop[0]) / (2 * h))
+    if translate or cfg.degrees or cfg.shear or (cfg.scale is not None and cfg.scale != (1.0, 1.0)):
+        ops.append(K.RandomAffine(degrees=cfg.degrees, translate=translate, scale=cfg.scale,
                                   shear=cfg.shear or None, p=1.0))
+    if cfg.crop_mode == "affine" and crop != (h, w):
+        ops.append(CenterCrop((h, w), crop))
     if cfg.flip:
         ops.append(K.RandomHorizontalFlip(p=0.5))
     if cfg.brightness or cfg.contrast or cfg.saturation or cfg.hue:
@@ -205,7 +233,7 @@ class ViewMaker(nn.Module):
     """
 
     def __init__(self, kind: str, input_shape: Sequence[int], config: ViewConfig,
-                 preset: str = "none", seed: int | None = None) -> None:
+                 preset: str = "none", seed: int | None = None, num_threads: int | None = None) -> None:
         super().__init__()
         check_choice("kind", kind, KINDS)
         self.kind = kind
@@ -222,6 +250,9 @@ class ViewMaker(nn.Module):
         self.seed = seed
         self._generator: torch.Generator | None = None
         self.reseed(seed)
+        if num_threads is not None:
+            check_positive_int("num_threads", num_threads)
+        self.num_threads = num_threads
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -249,6 +280,18 @@ class ViewMaker(nn.Module):
         with torch.random.fork_rng(devices=devices, device_type=x.device.type if accel else "cuda"):
             torch.manual_seed(sub_seed)
             yield
+
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
+        if self.num_threads is None or self.num_threads == torch.get_num_threads():
+            yield
+            return
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.num_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
     def _check_input(self, x: Any) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
@@ -286,13 +329,13 @@ class ViewMaker(nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One random view per row of ``x``: ``(B, *input_shape)`` -> ``(B, *output_shape)``."""
         x = self._check_input(x)
-        with torch.no_grad(), self._rng(x, generator):
+        with torch.no_grad(), self._threads(), self._rng(x, generator):
             return self._views(x)
 
     def pair(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Two independent views of each row of ``x`` (one batched call on ``2B`` rows)."""
         x = self._check_input(x)
-        with torch.no_grad(), self._rng(x, generator):
+        with torch.no_grad(), self._threads(), self._rng(x, generator):
             v = self._views(torch.cat([x, x]))
         return v[: x.shape[0]], v[x.shape[0]:]
 
@@ -302,22 +345,23 @@ class ViewMaker(nn.Module):
         x = self._check_input(x)
         if self.kind == "tabular" or self.output_shape == self.input_shape:
             return x
-        _, h, w = self.input_shape
-        _, ch, cw = self.output_shape
-        top, left = (h - ch) // 2, (w - cw) // 2
-        return x[..., top: top + ch, left: left + cw]
+        (_, h, w), (_, ch, cw) = self.input_shape, self.output_shape
+        return CenterCrop((h, w), (ch, cw))(x)
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, preset={self.preset!r}, input_shape={self.input_shape}, output_shape={self.output_shape}, seed={self.seed}"
 
 
 def make_views(kind: str, preset: str | None, input_shape: Sequence[int], seed: int | None = None,
-               **overrides: Any) -> ViewMaker:
+               num_threads: int | None = None, **overrides: Any) -> ViewMaker:
     """Build the :class:`ViewMaker` for ``kind`` (``"image"``/``"tabular"``) and ``preset``.
 
     ``preset=None`` picks one from the input shape (28x28 grey: ``mnist``, 32x32 colour: ``cifar``,
     8x8: ``digits``, other images: ``image``, tabular: ``tabular``). ``overrides`` replace fields
     of :class:`ViewConfig` (e.g. ``noise_std=0.3``, ``clamp=False``, ``crop=(20, 20)``).
+    ``num_threads`` runs the views with that many torch threads (restored afterwards); on a
+    contended CPU, one thread avoids the severalfold slow-down of small multi-threaded kernels
+    (see BENCHMARKS.md). None leaves torch's setting alone.
 
     Example:
         >>> vm = make_views("image", None, (1, 8, 8), noise_std=0.05, seed=0)
@@ -348,4 +392,4 @@ def make_views(kind: str, preset: str | None, input_shape: Sequence[int], seed: 
         if "crop_mode" not in overrides and cfg.crop_mode == "none":
             overrides["crop_mode"] = "random"
     cfg = replace(cfg, **overrides)
-    return ViewMaker(kind, shape, cfg, preset=preset, seed=seed)
+    return ViewMaker(kind, shape, cfg, preset=preset, seed=seed, num_threads=num_threads)
