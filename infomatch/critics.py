@@ -67,10 +67,17 @@ class SeparableCritic(nn.Module):
             channel when ``temperature = sigma^2``).
         temperature: positive divisor of the similarity.
         learn_temperature: make ``log(temperature)`` a trainable parameter.
-        projection: output dimension of MLP heads ``Linear(d, hidden)-LeakyReLU-Linear(hidden,
-            projection)`` applied to ``a`` and ``b``; ``None`` (default): no heads.
-        hidden: hidden width of the heads.
+        projection: output dimension of heads applied to ``a`` and ``b``; ``None`` (default):
+            no heads.
+        head: ``"mlp"`` (``Linear(d, hidden)-LeakyReLU-Linear(hidden, projection)``) or
+            ``"linear"`` (``Linear(d, projection)``).
+        hidden: hidden width of the MLP heads (and of the potentials).
         shared_heads: use one head for both sides.
+        potentials: add marginal terms ``u(a) + v(b)`` (two MLPs ``Linear(d, hidden)-LeakyReLU-
+            Linear(hidden, 1)``). InfoNCE ignores ``u`` (it cancels in each row's softmax), but
+            the bounds that compare positives with all negatives (DV, NWJ, JSD) need them: the
+            optimal critic ``log p(a, b) / (p(a) p(b)) (+1 for NWJ)`` has marginal terms and a
+            constant that a pure similarity cannot express.
     """
 
     def __init__(
@@ -80,8 +87,10 @@ class SeparableCritic(nn.Module):
         temperature: float = 1.0,
         learn_temperature: bool = False,
         projection: int | None = None,
+        head: str = "mlp",
         hidden: int = 256,
         shared_heads: bool = False,
+        potentials: bool = False,
     ) -> None:
         super().__init__()
         self.dim = check_positive_int("dim", dim)
@@ -99,8 +108,20 @@ class SeparableCritic(nn.Module):
         else:
             projection = check_positive_int("projection", projection)
             hidden = check_positive_int("hidden", hidden)
-            self.head_a = _mlp(dim, hidden, projection)
-            self.head_b = self.head_a if shared_heads else _mlp(dim, hidden, projection)
+            check_choice("head", head, ("mlp", "linear"))
+
+            def make() -> nn.Module:
+                if head == "linear":
+                    return nn.Linear(dim, projection)
+                return _mlp(dim, check_positive_int("hidden", hidden), projection)
+
+            self.head_a = make()
+            self.head_b = self.head_a if shared_heads else make()
+        self.potentials = bool(potentials)
+        if self.potentials:
+            hidden = check_positive_int("hidden", hidden)
+            self.potential_a = _mlp(dim, hidden, 1)
+            self.potential_b = _mlp(dim, hidden, 1)
 
     @property
     def temperature(self) -> float:
@@ -115,7 +136,10 @@ class SeparableCritic(nn.Module):
         if self.similarity == "euclidean":
             # -|u - v|^2 / 2 = u.v - |u|^2/2 - |v|^2/2 (exact algebra, one matrix product)
             scores = scores - 0.5 * u.square().sum(1, keepdim=True) - 0.5 * v.square().sum(1)
-        return scores / self.log_temperature.exp().to(scores.dtype)
+        scores = scores / self.log_temperature.exp().to(scores.dtype)
+        if self.potentials:
+            scores = scores + self.potential_a(a) + self.potential_b(b).T
+        return scores
 
     def extra_repr(self) -> str:
         return f"{self.dim}, similarity={self.similarity!r}, temperature={self.temperature:.4g}"
@@ -232,8 +256,9 @@ def make_critic(name: str, dim: int, **kwargs: Any) -> nn.Module:
     """Build a critic by name: ``separable``, ``bilinear`` or ``concat``.
 
     Example:
-        >>> make_critic("separable", 8, similarity="cosine", temperature=0.1)
-        SeparableCritic(8, similarity='cosine', temperature=0.1)
+        >>> critic = make_critic("separable", 8, similarity="cosine", temperature=0.1)
+        >>> critic.similarity, round(critic.temperature, 4)
+        ('cosine', 0.1)
     """
     check_choice("critic", name, CRITIC_NAMES)
     cls = _CRITICS[name]

@@ -1,0 +1,238 @@
+"""NINE: Noise-Injected Deep InfoMax as one module to drop into a training loop.
+
+``NINE`` wires the blocks together: normalize both views' encoder outputs with shared batch
+statistics, add noise to view 2, score the clean view 1 against the noisy view 2 with a critic,
+and maximize an MI lower bound. What follows the prior afterwards is the *clean* normalized
+output (:meth:`NINE.representation`); :meth:`NINE.to_prior` maps it into the prior's space.
+
+Defaults and why:
+
+- Gaussian base (prior ``"gaussian"``, flows): ``sigma = 1.0``, capacity
+  ``(d/2) log 2 ~ 0.35 d`` nats, half a bit per dimension.
+- Uniform base (prior ``"uniform"`` and the inverse-CDF priors): ``eps = 0.5``, capacity
+  ``d log 2 ~ 0.69 d`` nats, one bit per dimension.
+- The capacity must stay below ``log B`` (InfoNCE cannot report more): e.g. with B = 512
+  (log B = 6.24) that is d <= 17 at sigma = 1 and d <= 8 at eps = 0.5. Larger noise lowers the
+  capacity: ``sigma = 1 / sqrt(exp(2 log(B) / d) - 1)`` puts it exactly at log B. When the
+  capacity is ``>= log B`` NINE warns once (``UserWarning``) and sets
+  ``capacity_exceeds_ceiling``: the bound then saturates before the representation's
+  distribution is pulled to the prior. With noise scale 0 (plain DIM) the capacity is infinite;
+  the flag is set but no warning is raised, since no matching was asked for. For the DV, NWJ
+  and JSD bounds ``log B`` is not a hard ceiling but the practical limit of sample-based MI
+  estimation (McAllester and Stratos, 2020), so the same check applies.
+
+Example:
+    >>> import torch
+    >>> nine = NINE(dim=4, prior="gaussian", sigma=1.0)
+    >>> out = nine(torch.randn(64, 4), torch.randn(64, 4))
+    >>> out.loss.backward()
+    >>> round(out.capacity, 4), round(out.ceiling, 4)
+    (1.3863, 4.1589)
+    >>> NINE(**nine.config()).config() == nine.config()
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from infomatch._checks import check_matrix, check_nonnegative, check_positive_int
+from infomatch.bounds import Bound, make_bound
+from infomatch.critics import make_critic
+from infomatch.noise import NoiseInjection
+from infomatch.normalize import Normalize
+from infomatch.priors import Prior, get_prior
+
+__all__ = ["DEFAULT_EPS", "DEFAULT_SIGMA", "NINE", "NINEOutput"]
+
+DEFAULT_SIGMA = 1.0
+DEFAULT_EPS = 0.5
+
+
+@dataclass(frozen=True)
+class NINEOutput:
+    """What one NINE step returns.
+
+    Attributes:
+        loss: the differentiable loss (negative bound) to minimize.
+        mi: the detached MI estimate in nats (0-dim float tensor).
+        capacity: capacity of the noisy channel in nats (``inf`` without noise).
+        ceiling: the bound's ceiling ``log N`` (InfoNCE) or ``None``.
+        z: the clean normalized representation of view 1, ``(B, d)`` (with gradient).
+        capacity_exceeds_ceiling: ``capacity >= log N``: the bound cannot pull the
+            representation to the prior.
+    """
+
+    loss: Tensor
+    mi: Tensor
+    capacity: float
+    ceiling: float | None
+    z: Tensor
+    capacity_exceeds_ceiling: bool
+
+
+def _resolve_prior(prior: Any) -> Prior:
+    if isinstance(prior, Prior):
+        return prior
+    if isinstance(prior, dict):
+        if "name" not in prior:
+            raise ValueError(f"prior must be a name, a Prior or a dict with a 'name' key; got {prior!r}")
+        return get_prior(**prior)
+    if isinstance(prior, str):
+        return get_prior(prior)
+    raise ValueError(f"prior must be a name, a Prior or a dict; got {type(prior).__name__}")
+
+
+class NINE(nn.Module):
+    """Normalize + noise + critic + bound: the Noise-Injected Deep InfoMax objective.
+
+    Args:
+        dim: dimension ``d`` of the encoder output.
+        prior: a prior name (``gaussian``, ``uniform``, ``laplace``, ``logistic``,
+            ``exponential``, ``student_t``, ``beta``), a ``dict`` from ``Prior.to_dict()``, or a
+            :class:`~infomatch.priors.Prior` (e.g. a ``FlowPrior``). Its ``base`` picks the
+            normalization mode and the noise family.
+        sigma: std of the Gaussian noise (Gaussian base only); default ``1.0``; ``0`` = DIM.
+        eps: half-width of the uniform noise (uniform base only); default ``0.5``; ``0`` = DIM.
+        bound: ``infonce``, ``jsd``, ``dv`` or ``nwj``.
+        critic: ``separable``, ``bilinear`` or ``concat``.
+        critic_kwargs: extra arguments of the critic (see :mod:`infomatch.critics`).
+        momentum: running-statistics momentum of the normalization (``None``: cumulative).
+        squash: ``ndtr`` or ``sigmoid`` (uniform base only).
+        bound_kwargs: extra arguments of the bound (e.g. ``alpha`` for ``dv``).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        prior: str | dict[str, Any] | Prior = "gaussian",
+        sigma: float | None = None,
+        eps: float | None = None,
+        bound: str = "infonce",
+        critic: str = "separable",
+        critic_kwargs: dict[str, Any] | None = None,
+        momentum: float | None = 0.1,
+        squash: str = "ndtr",
+        bound_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.dim = check_positive_int("dim", dim)
+        self.prior = _resolve_prior(prior)
+        base = self.prior.base
+        if base == "gaussian":
+            if eps is not None:
+                raise ValueError(
+                    f"eps must be None for a prior on the gaussian base (use sigma); got {eps!r}"
+                )
+            scale = DEFAULT_SIGMA if sigma is None else check_nonnegative("sigma", sigma)
+        else:
+            if sigma is not None:
+                raise ValueError(
+                    f"sigma must be None for a prior on the uniform base (use eps); got {sigma!r}"
+                )
+            scale = DEFAULT_EPS if eps is None else check_nonnegative("eps", eps)
+        self.scale = scale
+        if critic_kwargs is not None and not isinstance(critic_kwargs, dict):
+            raise ValueError(f"critic_kwargs must be a dict or None; got {critic_kwargs!r}")
+        if bound_kwargs is not None and not isinstance(bound_kwargs, dict):
+            raise ValueError(f"bound_kwargs must be a dict or None; got {bound_kwargs!r}")
+        self.critic_kwargs = copy.deepcopy(critic_kwargs or {})
+        self.bound_kwargs = copy.deepcopy(bound_kwargs or {})
+        self.normalize = Normalize(dim, mode=base, squash=squash, momentum=momentum)
+        self.noise = NoiseInjection(kind=base, scale=scale)
+        self.critic = make_critic(critic, dim, **self.critic_kwargs)
+        self.bound: Bound = make_bound(bound, **self.bound_kwargs)
+        self.critic_name = critic
+        self.bound_name = self.bound.name
+        self.capacity = self.prior.capacity(dim, scale)
+        self.capacity_exceeds_ceiling = False
+        self._warned = False
+
+    @property
+    def sigma(self) -> float | None:
+        return self.scale if self.prior.base == "gaussian" else None
+
+    @property
+    def eps(self) -> float | None:
+        return self.scale if self.prior.base == "uniform" else None
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments as a JSON-serializable dict: ``NINE(**nine.config())``
+        rebuilds the module (a flow prior is described, not stored: pass the flow again)."""
+        return {
+            "dim": self.dim,
+            "prior": self.prior.to_dict(),
+            "sigma": self.sigma,
+            "eps": self.eps,
+            "bound": self.bound_name,
+            "critic": self.critic_name,
+            "critic_kwargs": copy.deepcopy(self.critic_kwargs),
+            "momentum": self.normalize.momentum,
+            "squash": self.normalize.squash,
+            "bound_kwargs": copy.deepcopy(self.bound_kwargs),
+        }
+
+    def representation(self, h: Tensor) -> Tensor:
+        """The clean normalized representation ``f(X)`` of encoder outputs ``h (B, d)``.
+
+        Uses the module's mode: call ``.eval()`` first to use the running statistics (in
+        training mode this uses and updates the batch statistics).
+        """
+        return self.normalize(h)
+
+    def to_prior(self, h: Tensor) -> Tensor:
+        """The representation mapped into the prior's space (``prior.from_representation``)."""
+        return self.prior.from_representation(self.representation(h))
+
+    def _check_views(self, h1: Any, h2: Any) -> None:
+        check_matrix("h1", h1, dim=self.dim)
+        check_matrix("h2", h2, dim=self.dim)
+        if h1.shape[0] != h2.shape[0]:
+            raise ValueError(
+                f"h2 must have the batch size of h1 ({h1.shape[0]}); got shape {tuple(h2.shape)}"
+            )
+        if h1.dtype != h2.dtype:
+            raise ValueError(f"h2 must have the dtype of h1 ({h1.dtype}); got dtype {h2.dtype}")
+
+    def forward(self, h1: Tensor, h2: Tensor, generator: torch.Generator | None = None) -> NINEOutput:
+        """One step: ``h1``, ``h2`` are encoder outputs ``(B, d)`` of two views of a batch.
+
+        View 1 stays clean (``a = f(X')``), view 2 gets the noise (``b = f(X) + Z``); the
+        critic scores ``a`` against ``b``. ``generator`` fixes the noise draw.
+        """
+        self._check_views(h1, h2)
+        b = h1.shape[0]
+        z = self.normalize(torch.cat([h1, h2], dim=0))
+        z1, z2 = z[:b], z[b:]
+        scores = self.critic(z1, self.noise(z2, generator=generator))
+        out = self.bound(scores)
+        n = scores.shape[1]
+        exceeds = self.capacity >= math.log(n)
+        self.capacity_exceeds_ceiling = exceeds
+        if exceeds and self.scale > 0 and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"capacity {self.capacity:.3f} nats >= log(batch size {n}) = {math.log(n):.3f}: "
+                "the MI bound saturates before the representation is pulled to the prior; "
+                "increase the noise (sigma/eps), lower dim or enlarge the batch",
+                UserWarning,
+                stacklevel=2,
+            )
+        return NINEOutput(
+            loss=out.loss,
+            mi=out.mi,
+            capacity=self.capacity,
+            ceiling=self.bound.ceiling(n),
+            z=z1,
+            capacity_exceeds_ceiling=exceeds,
+        )
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, prior={self.prior.name!r}, scale={self.scale}, capacity={self.capacity:.4g}"
