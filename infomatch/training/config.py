@@ -33,7 +33,7 @@ PRIORS = tuple(PRIOR_NAMES)
 BOUNDS = ("infonce", "jsd", "dv", "nwj")
 CRITICS = ("separable", "bilinear", "concat")
 ENCODERS = ("auto", "mlp", "convnet", "resnet18")
-VIEWS = ("auto", "mnist", "cifar", "digits", "tabular", "none")
+VIEWS = ("auto", "mnist", "cifar", "digits", "image", "tabular", "none")
 PRECISIONS = ("32", "bf16")
 
 

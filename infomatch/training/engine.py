@@ -265,12 +265,36 @@ def export_encoder(model: Embedder, example: torch.Tensor, path: str | Path) -> 
 
 
 class _Clean(torch.nn.Module):
+    """Encoder + evaluation-mode normalization written with plain tensor ops, for export.
+
+    Equal to ``Embedder`` in evaluation mode, without its input validation (which needs
+    data-dependent checks that ``torch.export`` cannot trace).
+    """
+
     def __init__(self, model: Embedder) -> None:
         super().__init__()
-        self.model = model
+        views, norm = model.views, model.nine.normalize
+        self.encoder = model.encoder
+        self.crop: tuple[int, int, int, int] | None = None
+        if getattr(views, "kind", "tabular") == "image" and tuple(views.output_shape) != tuple(views.input_shape):
+            _, h, w = views.input_shape
+            _, ch, cw = views.output_shape
+            top, left = (h - ch) // 2, (w - cw) // 2
+            self.crop = (top, top + ch, left, left + cw)
+        self.register_buffer("mean", norm.running_mean.detach().clone().float())
+        self.register_buffer("inv_std", torch.rsqrt(norm.running_var.detach().float() + norm.eps))
+        self.squash = None if norm.mode == "gaussian" else norm.squash
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        if self.crop is not None:
+            t, b, left, r = self.crop
+            x = x[..., t:b, left:r]
+        s = (self.encoder(x).float() - self.mean) * self.inv_std
+        if self.squash == "ndtr":
+            s = torch.special.ndtr(s)
+        elif self.squash == "sigmoid":
+            s = torch.sigmoid(s)
+        return s
 
 
 def load_run(path: str | Path) -> tuple[TrainConfig, Embedder, dict[str, Any]]:
