@@ -57,6 +57,17 @@ def _mlp(dim: int, hidden: int, out: int, negative_slope: float = 0.01) -> nn.Se
     return nn.Sequential(nn.Linear(dim, hidden), nn.LeakyReLU(negative_slope), nn.Linear(hidden, out))
 
 
+class _Scale(nn.Module):
+    """Multiply by a learnable positive scalar (parametrized by its log, starts at 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.log_scale.exp().to(x.dtype)
+
+
 class SeparableCritic(nn.Module):
     """``T(a, b) = sim(g(a), h(b)) / temperature``.
 
@@ -67,10 +78,14 @@ class SeparableCritic(nn.Module):
             channel when ``temperature = sigma^2``).
         temperature: positive divisor of the similarity.
         learn_temperature: make ``log(temperature)`` a trainable parameter.
-        projection: output dimension of heads applied to ``a`` and ``b``; ``None`` (default):
-            no heads.
-        head: ``"mlp"`` (``Linear(d, hidden)-LeakyReLU-Linear(hidden, projection)``) or
-            ``"linear"`` (``Linear(d, projection)``).
+        head: heads applied to ``a`` and ``b`` before the similarity: ``None`` (none),
+            ``"scale"`` (a learnable positive scalar per side), ``"linear"``
+            (``Linear(d, projection)``) or ``"mlp"`` (``Linear(d, hidden)-LeakyReLU-Linear(hidden,
+            projection)``). Default: ``"mlp"`` if ``projection`` is given, else none. With
+            ``similarity="euclidean"`` and ``head="scale"`` the critic
+            ``-|s_a a - s_b b|^2 / (2 t)`` contains the optimal InfoNCE critic of NINE's Gaussian
+            channel, ``log p(a | b) = -(1 + sigma^2) |a - b / (1 + sigma^2)|^2 / (2 sigma^2)``.
+        projection: output dimension of ``"linear"``/``"mlp"`` heads (default ``dim``).
         hidden: hidden width of the MLP heads (and of the potentials).
         shared_heads: use one head for both sides.
         potentials: add marginal terms ``u(a) + v(b)`` (two MLPs ``Linear(d, hidden)-LeakyReLU-
@@ -86,8 +101,8 @@ class SeparableCritic(nn.Module):
         similarity: str = "dot",
         temperature: float = 1.0,
         learn_temperature: bool = False,
+        head: str | None = None,
         projection: int | None = None,
-        head: str = "mlp",
         hidden: int = 256,
         shared_heads: bool = False,
         potentials: bool = False,
@@ -101,25 +116,25 @@ class SeparableCritic(nn.Module):
             self.log_temperature = nn.Parameter(log_t)
         else:
             self.register_buffer("log_temperature", log_t)
-        self.head_a: nn.Module
-        self.head_b: nn.Module
-        if projection is None:
-            self.head_a = self.head_b = nn.Identity()
-        else:
-            projection = check_positive_int("projection", projection)
-            hidden = check_positive_int("hidden", hidden)
-            check_choice("head", head, ("mlp", "linear"))
+        if head is None and projection is not None:
+            head = "mlp"
+        self.head = None if head is None else check_choice("head", head, ("scale", "linear", "mlp"))
+        out_dim = dim if projection is None else check_positive_int("projection", projection)
+        hidden = check_positive_int("hidden", hidden)
 
-            def make() -> nn.Module:
-                if head == "linear":
-                    return nn.Linear(dim, projection)
-                return _mlp(dim, check_positive_int("hidden", hidden), projection)
+        def make() -> nn.Module:
+            if self.head is None:
+                return nn.Identity()
+            if self.head == "scale":
+                return _Scale()
+            if self.head == "linear":
+                return nn.Linear(dim, out_dim)
+            return _mlp(dim, hidden, out_dim)
 
-            self.head_a = make()
-            self.head_b = self.head_a if shared_heads else make()
+        self.head_a: nn.Module = make()
+        self.head_b: nn.Module = self.head_a if shared_heads else make()
         self.potentials = bool(potentials)
         if self.potentials:
-            hidden = check_positive_int("hidden", hidden)
             self.potential_a = _mlp(dim, hidden, 1)
             self.potential_b = _mlp(dim, hidden, 1)
 

@@ -50,10 +50,14 @@ from infomatch.noise import NoiseInjection
 from infomatch.normalize import Normalize
 from infomatch.priors import Prior, get_prior
 
-__all__ = ["DEFAULT_EPS", "DEFAULT_SIGMA", "NINE", "NINEOutput"]
+__all__ = ["DEFAULT_EPS", "DEFAULT_SEPARABLE", "DEFAULT_SIGMA", "NINE", "NINEOutput"]
 
 DEFAULT_SIGMA = 1.0
 DEFAULT_EPS = 0.5
+#: critic_kwargs used for ``critic="separable"`` when none are given: ``-|s_a a - s_b b|^2 / (2 t)``
+#: with learnable scales and temperature contains the optimal InfoNCE critic of the Gaussian
+#: channel (a plain dot product does not: it lacks the ``-|b|^2`` term).
+DEFAULT_SEPARABLE: dict[str, Any] = {"similarity": "euclidean", "head": "scale", "learn_temperature": True}
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,9 @@ class NINE(nn.Module):
         eps: half-width of the uniform noise (uniform base only); default ``0.5``; ``0`` = DIM.
         bound: ``infonce``, ``jsd``, ``dv`` or ``nwj``.
         critic: ``separable``, ``bilinear`` or ``concat``.
-        critic_kwargs: extra arguments of the critic (see :mod:`infomatch.critics`).
+        critic_kwargs: extra arguments of the critic (see :mod:`infomatch.critics`); ``None``
+            with ``critic="separable"`` means :data:`DEFAULT_SEPARABLE` (Euclidean similarity,
+            learnable scales and temperature), otherwise the critic's own defaults.
         momentum: running-statistics momentum of the normalization (``None``: cumulative).
         squash: ``ndtr`` or ``sigmoid`` (uniform base only).
         bound_kwargs: extra arguments of the bound (e.g. ``alpha`` for ``dv``).
@@ -143,7 +149,9 @@ class NINE(nn.Module):
             raise ValueError(f"critic_kwargs must be a dict or None; got {critic_kwargs!r}")
         if bound_kwargs is not None and not isinstance(bound_kwargs, dict):
             raise ValueError(f"bound_kwargs must be a dict or None; got {bound_kwargs!r}")
-        self.critic_kwargs = copy.deepcopy(critic_kwargs or {})
+        if critic_kwargs is None:
+            critic_kwargs = dict(DEFAULT_SEPARABLE) if critic == "separable" else {}
+        self.critic_kwargs = copy.deepcopy(critic_kwargs)
         self.bound_kwargs = copy.deepcopy(bound_kwargs or {})
         self.normalize = Normalize(dim, mode=base, squash=squash, momentum=momentum)
         self.noise = NoiseInjection(kind=base, scale=scale)
