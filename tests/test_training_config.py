@@ -12,9 +12,9 @@ from infomatch.training.config import TrainConfig
 def test_defaults_resolve_noise_per_prior() -> None:
     assert TrainConfig().resolved().sigma == 1.0
     u = TrainConfig(prior="uniform").resolved()
-    assert u.eps == 0.1 and u.sigma is None
+    assert u.eps == 0.5 and u.sigma is None
     lap = TrainConfig(prior="laplace").resolved()
-    assert lap.base == "uniform" and lap.eps == 0.1
+    assert lap.base == "uniform" and lap.eps == 0.5
     g = TrainConfig(prior="laplace", prior_params={"base": "gaussian"}).resolved()
     assert g.base == "gaussian" and g.sigma == 1.0
 

@@ -46,7 +46,7 @@ def add_parser(sub: Any) -> None:
                    help="prior parameter, e.g. df=5 for student_t, base=gaussian (repeatable)")
     m.add_argument("--dim", type=int, help="representation dimension d (default 16)")
     m.add_argument("--sigma", type=float, help="Gaussian noise std for Gaussian-base priors (default 1.0)")
-    m.add_argument("--eps", type=float, help="uniform noise half-width for uniform-base priors (default 0.1)")
+    m.add_argument("--eps", type=float, help="uniform noise half-width for uniform-base priors (default 0.5)")
     m.add_argument("--bound", choices=BOUNDS, help="MI lower bound (default infonce)")
     m.add_argument("--critic", choices=CRITICS, help="critic T(a, b) (default separable)")
     m.add_argument("--critic-param", dest="critic_params", action="append", type=_key_value, metavar="KEY=VALUE",

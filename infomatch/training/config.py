@@ -27,6 +27,7 @@ from .._checks import (
     check_positive_int,
     check_probability,
 )
+from ..model import DEFAULT_EPS, DEFAULT_SIGMA
 from ..priors import PRIOR_NAMES
 
 PRIORS = tuple(PRIOR_NAMES)
@@ -136,10 +137,10 @@ class TrainConfig:
 
     @property
     def noise_scale(self) -> float:
-        """The resolved noise scale: sigma (default 1.0) or eps (default 0.1)."""
+        """The resolved noise scale: sigma (default 1.0) or eps (default 0.5)."""
         if self.base == "gaussian":
-            return 1.0 if self.sigma is None else float(self.sigma)
-        return 0.1 if self.eps is None else float(self.eps)
+            return DEFAULT_SIGMA if self.sigma is None else float(self.sigma)
+        return DEFAULT_EPS if self.eps is None else float(self.eps)
 
     def resolved(self) -> TrainConfig:
         """The same config with the noise default made explicit (what a run stores)."""
