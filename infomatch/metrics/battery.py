@@ -70,7 +70,7 @@ STATISTICS: dict[str, tuple[str, str]] = {
     "marginals.ad_min_p_bonferroni": ("p", "Bonferroni-corrected smallest Anderson-Darling p-value"),
     "marginals.ad_fisher_p": ("p", "Fisher-combined Anderson-Darling p-value"),
     "marginals.ks_max": ("info", "largest per-coordinate KS distance to the prior's marginal"),
-    "marginals.ks_reject_rate": ("info", "fraction of coordinates whose KS p < alpha"),
+    "marginals.ks_reject_rate": ("info", "fraction of coordinates whose KS p < 0.05"),
     "marginals.ad_max": ("info", "largest per-coordinate Anderson-Darling A^2"),
     "moments.mean_max_abs": ("null", "largest |mean| (Gaussianized scale)"),
     "moments.cov_max_abs_dev": ("null", "largest |cov - I| entry (Gaussianized scale)"),
@@ -80,7 +80,7 @@ STATISTICS: dict[str, tuple[str, str]] = {
     "slices.slice_ks_min_p_bonferroni": ("p", "Bonferroni-corrected smallest KS p-value over random slices"),
     "slices.sliced_w2": ("ref", "sliced Wasserstein-2 distance to the prior (Gaussianized scale)"),
     "slices.slice_ks_max": ("info", "largest KS distance over random slices"),
-    "slices.slice_ks_reject_rate": ("info", "fraction of random slices whose KS p < alpha"),
+    "slices.slice_ks_reject_rate": ("info", "fraction of random slices whose KS p < 0.05"),
     "joint.hz_p": ("p", "Henze-Zirkler p-value (log-normal approximation)"),
     "joint.mardia_kurtosis_p": ("p", "Mardia kurtosis p-value (exact finite-n moments)"),
     "joint.energy_perm_p": ("p", "energy distance to a prior sample: permutation p-value"),
@@ -128,12 +128,13 @@ def _joint_skip_reason(n: int, d: int, joint_max_d: int, joint_max_n: int) -> st
 
 
 def compute_statistics(z: np.ndarray, prior: ResolvedPrior, companion: np.ndarray | None = None, *,
-                       alpha: float = 0.05, n_slices: int = 64, n_permutations: int = 199,
-                       energy_max_n: int = 1000, slice_seed: int = 0) -> dict[str, float]:
+                       rate_alpha: float = 0.05, n_slices: int = 64, n_permutations: int = 199,
+                       energy_max_n: int = 500, slice_seed: int = 0) -> dict[str, float]:
     """All statistics of one sample ``z`` (prior space) as a flat ``{"family.name": value}`` dict.
 
     ``companion`` is an independent prior sample (prior space) for the joint family's energy
-    test; the joint family is computed only when it is given.
+    test; the joint family is computed only when it is given. ``rate_alpha`` is the level of the
+    reported rejection rates (information only).
 
     Example:
         >>> from infomatch.metrics._inputs import resolve_prior
@@ -145,10 +146,10 @@ def compute_statistics(z: np.ndarray, prior: ResolvedPrior, companion: np.ndarra
     out: dict[str, float] = {}
     g = prior.gaussianize(z)
     if prior.marginal is not None:
-        out.update({f"marginals.{k}": v for k, v in marginal_stats(prior.cdf(z), alpha=alpha).items()})
+        out.update({f"marginals.{k}": v for k, v in marginal_stats(prior.cdf(z), alpha=rate_alpha).items()})
     out.update({f"moments.{k}": v for k, v in moment_stats(g).items()})
     out.update({f"slices.{k}": v
-                for k, v in slice_stats(g, n_slices=n_slices, alpha=alpha, seed=slice_seed).items()})
+                for k, v in slice_stats(g, n_slices=n_slices, alpha=rate_alpha, seed=slice_seed).items()})
     if companion is not None:
         out.update({f"joint.{k}": v for k, v in joint_stats(
             g, prior.gaussianize(companion), n_permutations=n_permutations,
@@ -164,7 +165,7 @@ def _ratio(value: float, ref: float) -> float | None:
 
 def dm_battery(z: Any, prior: Prior | str = "gaussian", seeds: int = 5, *, alpha: float = 0.01,
                n_slices: int = 64, joint_max_d: int = 32, joint_max_n: int = 4000,
-               n_permutations: int = 199, energy_max_n: int = 1000, null_draws: int = 1000,
+               n_permutations: int = 199, energy_max_n: int = 500, null_draws: int = 1000,
                seed: int = 0, **prior_params: Any) -> dict[str, Any]:
     """Run the distribution-matching battery on ``z`` ``(n, d)`` (prior space) against ``prior``.
 
@@ -211,7 +212,7 @@ def dm_battery(z: Any, prior: Prior | str = "gaussian", seeds: int = 5, *, alpha
     if n <= d:
         raise ValueError(f"z must have more rows than columns (n > d) for covariance statistics; got shape {x.shape}")
     skip = _joint_skip_reason(n, d, joint_max_d, joint_max_n)
-    settings = dict(alpha=alpha, n_slices=n_slices, n_permutations=n_permutations,
+    settings = dict(n_slices=n_slices, n_permutations=n_permutations,
                     energy_max_n=energy_max_n, slice_seed=seed)
     cacheable = rp.key[0] != "flow"
 
