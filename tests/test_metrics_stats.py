@@ -167,3 +167,13 @@ def test_energy_permutation_p_detects_shift_and_not_noise():
     assert 0.2 < np.mean(same) < 0.8                       # about uniform under the null
     _, p = energy_test(rng.standard_normal((150, 2)), rng.standard_normal((150, 2)) + 0.6, 199)
     assert p == pytest.approx(1 / 200)
+
+
+def test_ks_sf_close_to_exact_in_bulk_and_tail():
+    from infomatch.metrics.marginals import ks_sf
+
+    for n in (50, 500, 3000):
+        d = np.linspace(0.2, 5.5, 40) / math.sqrt(n)
+        exact = stats.kstwo.sf(d, n)
+        keep = exact > 1e-12
+        assert np.allclose(ks_sf(d, n)[keep], exact[keep], rtol=0.06, atol=0)

@@ -119,8 +119,11 @@ class ResolvedPrior:
         """Marginal CDF of every entry (product priors only)."""
         return np.asarray(self.marginal.cdf(z), dtype=np.float64)
 
-    def gaussianize(self, z: np.ndarray) -> np.ndarray:
-        """Map prior-space values to the N(0, I) scale, float64, finite (tails clipped near 1e-300)."""
+    def gaussianize(self, z: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """Map prior-space values to the N(0, I) scale, float64, finite (tails clipped near 1e-300).
+
+        ``u``: the marginal CDF of ``z`` if already computed (product priors).
+        """
         m = self.marginal
         if m is None:
             with torch.no_grad():
@@ -128,10 +131,12 @@ class ResolvedPrior:
             return np.nan_to_num(g, nan=0.0, posinf=37.5, neginf=-37.5)
         if self.name == "gaussian":
             return (z - float(m.mean())) / float(m.std())
-        lower = np.clip(np.asarray(m.cdf(z), dtype=np.float64), _P_TINY, 1.0)
-        upper = np.clip(np.asarray(m.sf(z), dtype=np.float64), _P_TINY, 1.0)
-        # use the smaller tail probability on each side for accuracy far out in the tails
-        return np.where(lower < 0.5, special.ndtri(lower), -special.ndtri(upper))
+        lower = self.cdf(z) if u is None else u
+        g = special.ndtri(np.clip(lower, _P_TINY, 1.0))
+        upper = lower > 0.5  # far in the upper tail 1 - cdf loses digits: use the survival function
+        if upper.any():
+            g[upper] = -special.ndtri(np.clip(np.asarray(m.sf(z[upper]), dtype=np.float64), _P_TINY, 1.0))
+        return g
 
     def log_prob(self, z: np.ndarray) -> np.ndarray:
         """Joint log-density of each row ``(n,)``."""

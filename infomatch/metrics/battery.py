@@ -144,9 +144,10 @@ def compute_statistics(z: np.ndarray, prior: ResolvedPrior, companion: np.ndarra
         True
     """
     out: dict[str, float] = {}
-    g = prior.gaussianize(z)
-    if prior.marginal is not None:
-        out.update({f"marginals.{k}": v for k, v in marginal_stats(prior.cdf(z), alpha=rate_alpha).items()})
+    u = prior.cdf(z) if prior.marginal is not None else None
+    g = prior.gaussianize(z, u)
+    if u is not None:
+        out.update({f"marginals.{k}": v for k, v in marginal_stats(u, alpha=rate_alpha).items()})
     out.update({f"moments.{k}": v for k, v in moment_stats(g).items()})
     out.update({f"slices.{k}": v
                 for k, v in slice_stats(g, n_slices=n_slices, alpha=rate_alpha, seed=slice_seed).items()})

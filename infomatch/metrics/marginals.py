@@ -4,7 +4,8 @@ Each coordinate ``j`` of ``z`` is compared with the prior's one-dimensional marg
 the probability integral transform ``u = F(z_j)`` (uniform on [0, 1] under the prior). All
 columns are handled at once (one sort of the ``(n, d)`` array).
 
-- KS: ``D = sup |F_n - F|``; exact two-sided p-value from ``scipy.stats.kstwo``.
+- KS: ``D = sup |F_n - F|``; two-sided p-value from ``scipy.stats.kstwo`` (exact in the bulk,
+  Stephens-corrected Kolmogorov limit in the far tail for n > 200, see :func:`ks_sf`).
 - Anderson–Darling: ``A^2 = -n - (1/n) sum_i (2i - 1) [log u_(i) + log(1 - u_(n+1-i))]``,
   tail-weighted; reported as its largest value over coordinates.
   p-value from Marsaglia & Marsaglia (2004, "Evaluating the Anderson-Darling distribution":
@@ -27,15 +28,45 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import stats
 
-__all__ = ["anderson_darling_columns", "anderson_darling_sf", "ks_columns", "marginal_stats"]
+__all__ = ["anderson_darling_columns", "anderson_darling_sf", "ks_columns", "ks_sf", "marginal_stats"]
 
 _U_EPS = 1e-300
 
 
-def ks_columns(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+_KS_EXACT_T = 1.4    # sqrt(n) * D below which scipy's exact kstwo.sf is cheap (~0.1 ms)
+_KS_EXACT_N = 200    # below this n the exact tail is cheap as well
+
+
+def ks_sf(d: np.ndarray, n: int) -> np.ndarray:
+    """Two-sided one-sample KS p-value ``P(D_n >= d)``.
+
+    Exact (``scipy.stats.kstwo``) in the bulk (``sqrt(n) d < 1.4``, p > 0.04) and for
+    ``n <= 200``; in the tail for larger ``n`` (where the exact algorithm costs ~20 ms per value)
+    Kolmogorov's limit with Stephens' correction ``d (sqrt(n) + 0.12 + 0.11 / sqrt(n))``,
+    whose relative error is below 6 % down to p = 1e-12 (checked against ``kstwo`` in tests).
+
+    Example:
+        >>> d = np.array([0.01, 0.03, 0.05])
+        >>> bool(np.allclose(ks_sf(d, 2000), stats.kstwo.sf(d, 2000), rtol=0.06))
+        True
+    """
+    d = np.asarray(d, dtype=np.float64)
+    t = d * math.sqrt(n)
+    exact = (t < _KS_EXACT_T) | (n <= _KS_EXACT_N)
+    p = np.empty_like(d)
+    if exact.any():
+        p[exact] = stats.kstwo.sf(d[exact], n)
+    if (~exact).any():
+        p[~exact] = stats.kstwobign.sf(d[~exact] * (math.sqrt(n) + 0.12 + 0.11 / math.sqrt(n)))
+    return np.clip(p, 0.0, 1.0)
+
+
+def ks_columns(u: np.ndarray, *, assume_sorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """KS statistic and exact p-value of each column of ``u`` (values of the marginal CDF).
 
     Example:
@@ -44,16 +75,15 @@ def ks_columns(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (0.1, True)
     """
     n = u.shape[0]
-    s = np.sort(u, axis=0)
+    s = u if assume_sorted else np.sort(u, axis=0)
     i = np.arange(1, n + 1, dtype=np.float64)[:, None]
     d_plus = (i / n - s).max(axis=0)
     d_minus = (s - (i - 1) / n).max(axis=0)
     d = np.maximum(d_plus, d_minus)
-    p = np.clip(stats.kstwo.sf(d, n), 0.0, 1.0)
-    return d, p
+    return d, ks_sf(d, n)
 
 
-def anderson_darling_columns(u: np.ndarray) -> np.ndarray:
+def anderson_darling_columns(u: np.ndarray, *, assume_sorted: bool = False) -> np.ndarray:
     """Anderson–Darling statistic ``A^2`` of each column of ``u`` against U(0, 1).
 
     Example:
@@ -62,7 +92,7 @@ def anderson_darling_columns(u: np.ndarray) -> np.ndarray:
         True
     """
     n = u.shape[0]
-    s = np.clip(np.sort(u, axis=0), _U_EPS, 1.0 - 1e-16)
+    s = np.clip(u if assume_sorted else np.sort(u, axis=0), _U_EPS, 1.0 - 1e-16)
     w = (2.0 * np.arange(1, n + 1, dtype=np.float64) - 1.0)[:, None]
     return -n - (w * (np.log(s) + np.log1p(-s[::-1]))).sum(axis=0) / n
 
@@ -114,8 +144,9 @@ def marginal_stats(u: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
         1.0
     """
     n, d = u.shape
-    d_ks, p = ks_columns(u)
-    a2 = anderson_darling_columns(u)
+    s = np.sort(u, axis=0)
+    d_ks, p = ks_columns(s, assume_sorted=True)
+    a2 = anderson_darling_columns(s, assume_sorted=True)
     p_ad = anderson_darling_sf(a2, n)
     return {
         "ks_max": float(d_ks.max()),

@@ -49,17 +49,19 @@ def moment_stats_from(means: np.ndarray, covs: np.ndarray) -> dict[str, np.ndarr
         (0.5, 0.5)
     """
     m, d = means.shape
-    dev = covs - np.eye(d)
-    sd = np.sqrt(np.clip(np.einsum("mii->mi", covs), 1e-300, None))
-    corr = covs / (sd[:, :, None] * sd[:, None, :])
-    off = np.abs(corr[:, ~np.eye(d, dtype=bool)])
-    evals = np.clip(np.linalg.eigvalsh((covs + np.swapaxes(covs, 1, 2)) / 2.0), 0.0, None)
+    diag = np.einsum("mii->mi", covs)
+    dev = covs.reshape(m, -1).copy()
+    dev[:, :: d + 1] -= 1.0                                   # cov - I, flattened
+    inv_sd = 1.0 / np.sqrt(np.clip(diag, 1e-300, None))
+    corr = covs * inv_sd[:, :, None] * inv_sd[:, None, :]
+    np.einsum("mii->mi", corr)[...] = 0.0                     # off-diagonal entries only
+    evals = np.clip(np.linalg.eigvalsh(covs), 0.0, None)     # covariances are symmetric
     return {
         "mean_max_abs": np.abs(means).max(axis=1),
-        "cov_max_abs_dev": np.abs(dev).reshape(m, -1).max(axis=1),
-        "cov_frobenius_dev": np.sqrt((dev**2).reshape(m, -1).sum(axis=1)),
-        "corr_max_abs": off.max(axis=1) if d > 1 else np.zeros(m),
-        "frechet": (means**2).sum(axis=1) + ((np.sqrt(evals) - 1.0) ** 2).sum(axis=1),
+        "cov_max_abs_dev": np.abs(dev).max(axis=1),
+        "cov_frobenius_dev": np.sqrt(np.einsum("mk,mk->m", dev, dev)),
+        "corr_max_abs": np.abs(corr).reshape(m, -1).max(axis=1),
+        "frechet": np.einsum("md,md->m", means, means) + ((np.sqrt(evals) - 1.0) ** 2).sum(axis=1),
     }
 
 
