@@ -10,7 +10,9 @@ Defaults and why:
 - Gaussian base (prior ``"gaussian"``, flows): ``sigma = 1.0``, capacity
   ``(d/2) log 2 ~ 0.35 d`` nats, half a bit per dimension.
 - Uniform base (prior ``"uniform"`` and the inverse-CDF priors): ``eps = 0.5``, capacity
-  ``d log 2 ~ 0.69 d`` nats, one bit per dimension.
+  ``d log 2 ~ 0.69 d`` nats, one bit per dimension. A lattice attains this capacity; an exactly
+  uniform representation reaches ``infomatch.priors.matched_mi`` = ``d / 2`` nats (72 %) at
+  eps = 0.5, so judge the uniform base's MI against ``matched_mi``, not the capacity.
 - The capacity must stay below ``log B`` (InfoNCE cannot report more): e.g. with B = 512
   (log B = 6.24) that is d <= 17 at sigma = 1 and d <= 8 at eps = 0.5. Larger noise lowers the
   capacity: ``sigma = 1 / sqrt(exp(2 log(B) / d) - 1)`` puts it exactly at log B. When the
@@ -58,6 +60,14 @@ DEFAULT_EPS = 0.5
 #: with learnable scales and temperature contains the optimal InfoNCE critic of the Gaussian
 #: channel (a plain dot product does not: it lacks the ``-|b|^2`` term).
 DEFAULT_SEPARABLE: dict[str, Any] = {"similarity": "euclidean", "head": "scale", "learn_temperature": True}
+
+
+def _noise_variance(base: str, scale: float) -> float:
+    """Variance of one noise coordinate (sigma^2, or eps^2 / 3 for uniform noise); for scale 0
+    the variance of one representation coordinate (1, or 1/12 on [0, 1])."""
+    if scale == 0:
+        return 1.0 if base == "gaussian" else 1.0 / 12.0
+    return scale**2 if base == "gaussian" else scale**2 / 3.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ class NINE(nn.Module):
         critic: ``separable``, ``bilinear`` or ``concat``.
         critic_kwargs: extra arguments of the critic (see :mod:`infomatch.critics`); ``None``
             with ``critic="separable"`` means :data:`DEFAULT_SEPARABLE` (Euclidean similarity,
-            learnable scales and temperature), otherwise the critic's own defaults.
+            learnable scales, temperature starting at the noise variance), otherwise the critic's own defaults.
         momentum: running-statistics momentum of the normalization (``None``: cumulative).
         squash: ``ndtr`` or ``sigmoid`` (uniform base only).
         bound_kwargs: extra arguments of the bound (e.g. ``alpha`` for ``dv``).
@@ -151,6 +161,11 @@ class NINE(nn.Module):
             raise ValueError(f"bound_kwargs must be a dict or None; got {bound_kwargs!r}")
         if critic_kwargs is None:
             critic_kwargs = dict(DEFAULT_SEPARABLE) if critic == "separable" else {}
+            if critic == "separable":
+                # start the temperature at the noise variance (the optimal value for the
+                # Gaussian channel): with a fixed start of 1, large noise makes the first
+                # scores overconfident and the MI estimate starts far below zero
+                critic_kwargs["temperature"] = _noise_variance(base, scale)
         self.critic_kwargs = copy.deepcopy(critic_kwargs)
         self.bound_kwargs = copy.deepcopy(bound_kwargs or {})
         self.normalize = Normalize(dim, mode=base, squash=squash, momentum=momentum)

@@ -57,6 +57,7 @@ __all__ = [
     "capacity",
     "get_prior",
     "make_flow_prior",
+    "matched_mi",
 ]
 
 BASES = ("gaussian", "uniform")
@@ -82,6 +83,27 @@ def capacity(base: str, d: int, scale: float) -> float:
     if base == "gaussian":
         return 0.5 * d * math.log1p(1.0 / scale**2)
     return d * math.log1p(1.0 / (2.0 * scale))
+
+
+def matched_mi(base: str, d: int, scale: float) -> float:
+    """MI in nats of the noisy channel when the representation follows the base law *exactly*.
+
+    Gaussian base (N(0, I) plus N(0, sigma^2) noise): equal to the capacity. Uniform base
+    (U[0, 1]^d plus U[-eps, eps] noise): ``d (eps - log(2 eps))`` for ``eps <= 1/2`` and
+    ``d / (4 eps)`` above, *below* the capacity ``d log(1 + 1/(2 eps))`` (a lattice, not the
+    uniform law, attains the capacity at finite eps): 72 % of it at eps = 0.5, 95 % at eps = 0.1.
+    This is the value a perfectly matched uniform representation reaches.
+
+    Example:
+        >>> round(matched_mi("uniform", 4, 0.5), 4), round(capacity("uniform", 4, 0.5), 4)
+        (2.0, 2.7726)
+    """
+    cap = capacity(base, d, scale)
+    if base == "gaussian" or math.isinf(cap):
+        return cap
+    if scale <= 0.5:
+        return d * (scale - math.log(2.0 * scale))
+    return d / (4.0 * scale)
 
 
 def _clamp_prob(p: Tensor) -> Tensor:

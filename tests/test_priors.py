@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from infomatch.priors import PRIOR_NAMES, FlowPrior, ProductPrior, capacity, get_prior
+from infomatch.priors import PRIOR_NAMES, FlowPrior, ProductPrior, capacity, get_prior, matched_mi
 
 INVERSE_CDF = [
     ("gaussian", {}),
@@ -217,3 +217,19 @@ def test_product_prior_class_is_public() -> None:
     p = ProductPrior("logistic", loc=1.0)
     assert p.params == {"loc": 1.0, "scale": 1.0}
     assert "logistic" in repr(p)
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.2, 0.5, 0.8, 2.0])
+def test_matched_mi_of_uniform_channel_by_numerical_integration(eps: float) -> None:
+    """I(U; U + Z) = h(U + Z) - log(2 eps), with the density of U + Z (a trapezoid)
+    obtained by numerically convolving the two uniform densities."""
+    x = np.linspace(-eps - 1e-9, 1 + eps + 1e-9, 400_001)
+    dens = (np.clip(np.minimum(x + eps, 1.0) - np.maximum(x - eps, 0.0), 0, None)) / (2 * eps)
+    dx = x[1] - x[0]
+    assert abs(dens.sum() * dx - 1) < 1e-4
+    mask = dens > 0
+    h = -(dens[mask] * np.log(dens[mask])).sum() * dx
+    numeric = 3 * (h - math.log(2 * eps))
+    assert matched_mi("uniform", 3, eps) == pytest.approx(numeric, abs=1e-3)
+    assert matched_mi("uniform", 3, eps) < capacity("uniform", 3, eps)
+    assert matched_mi("gaussian", 3, eps) == capacity("gaussian", 3, eps)
