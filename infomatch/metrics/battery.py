@@ -128,7 +128,7 @@ def _joint_skip_reason(n: int, d: int, joint_max_d: int, joint_max_n: int) -> st
 
 
 def compute_statistics(z: np.ndarray, prior: ResolvedPrior, companion: np.ndarray | None = None, *,
-                       rate_alpha: float = 0.05, n_slices: int = 64, n_permutations: int = 199,
+                       rate_alpha: float = 0.05, n_slices: int = 64, n_permutations: int = 999,
                        energy_max_n: int = 500, slice_seed: int = 0) -> dict[str, float]:
     """All statistics of one sample ``z`` (prior space) as a flat ``{"family.name": value}`` dict.
 
@@ -166,7 +166,7 @@ def _ratio(value: float, ref: float) -> float | None:
 
 def dm_battery(z: Any, prior: Prior | str = "gaussian", seeds: int = 5, *, alpha: float = 0.01,
                n_slices: int = 64, joint_max_d: int = 32, joint_max_n: int = 4000,
-               n_permutations: int = 199, energy_max_n: int = 500, null_draws: int = 1000,
+               n_permutations: int = 999, energy_max_n: int = 500, null_draws: int = 1000,
                seed: int = 0, **prior_params: Any) -> dict[str, Any]:
     """Run the distribution-matching battery on ``z`` ``(n, d)`` (prior space) against ``prior``.
 
@@ -179,7 +179,8 @@ def dm_battery(z: Any, prior: Prior | str = "gaussian", seeds: int = 5, *, alpha
             so that a true prior sample fails a given family about 1 time in 100.
         n_slices: random directions for the slice family.
         joint_max_d, joint_max_n: the joint family runs only up to these sizes.
-        n_permutations: permutations of the energy test.
+        n_permutations: permutations of the energy test; its smallest p-value is
+            ``1 / (n_permutations + 1)``, which must be below ``alpha / k`` for it to ever fail.
         energy_max_n: rows per sample used by the energy test.
         null_draws: exact simulated draws of the moment statistics' null distribution.
         seed: offsets every seed used (references, companion, slice directions, permutations).

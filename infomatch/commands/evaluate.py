@@ -1,0 +1,124 @@
+"""``infomatch evaluate``: DM battery, linear probe, kNN and run metrics of a run or a .npy file.
+
+A run directory knows its prior and labels: the probes are fitted on its train embeddings and
+scored on the held-out ones, the battery runs on the held-out embeddings. A bare ``.npy``
+(embeddings in the prior's space) needs ``--prior``; with ``--labels`` the probes use
+``--train/--train-labels`` when given, else a seeded stratified 80/20 split of the one array.
+Prints a table; ``--json`` writes the full result (atomically; an existing file is replaced).
+
+Example:
+    $ infomatch evaluate runs/my-run --json runs/my-run/evaluation.json
+    $ infomatch evaluate z.npy --prior laplace --labels y.npy --json eval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="DM battery and downstream probes of a run or a .npy",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("source", metavar="RUN_OR_NPY", help="run directory or .npy embeddings (prior space)")
+    p.add_argument("--prior", help="prior name (required for a .npy; overrides a run's prior)")
+    p.add_argument("--prior-param", dest="prior_params", action="append", default=[], metavar="K=V",
+                   help="prior parameter, e.g. df=5 (repeatable)")
+    p.add_argument("--labels", help="class labels .npy for a bare .npy")
+    p.add_argument("--train", help="training embeddings .npy for the probes (bare .npy only)")
+    p.add_argument("--train-labels", dest="train_labels", help="labels of --train")
+    p.add_argument("--other", help="embeddings .npy of held-out 'other' inputs for the outlier AUROC")
+    p.add_argument("--split", choices=("heldout", "train"), default="heldout",
+                   help="run embeddings the battery runs on (default heldout)")
+    p.add_argument("--seeds", type=int, default=5, help="i.i.d. prior references per statistic (default 5)")
+    p.add_argument("--knn-k", dest="knn_k", type=int, default=5, help="neighbours of the kNN probe (default 5)")
+    p.add_argument("--max-n", dest="max_n", type=int, help="subsample this many rows for the battery")
+    p.add_argument("--seed", type=int, default=0, help="seed of references, splits, subsampling")
+    p.add_argument("--json", dest="json_out", metavar="OUT.json", help="write the result as JSON")
+
+
+def parse_prior_params(items: list[str]) -> dict[str, Any]:
+    """``["df=5", "base=gaussian"]`` -> ``{"df": 5.0, "base": "gaussian"}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--prior-param must look like KEY=VALUE; got {item!r}")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The readable summary printed by the command."""
+    dm = result["dm"]
+    prior = ", ".join(f"{k}={v}" for k, v in dm["prior"].items())
+    lines = [f"evaluated: {result.get('source', '')} (n={dm['n']}, d={dm['d']}) against prior {prior}"]
+
+    def num(v: Any, fmt: str = ".4g") -> str:
+        width = "".join(ch for ch in fmt.split(".")[0] if ch.isdigit())
+        return ("-" if v is None else format(v, fmt)).rjust(int(width) if width else 0)
+
+    if result.get("mi_estimate") is not None or result.get("capacity") is not None:
+        lines.append(f"MI estimate {num(result.get('mi_estimate'))} / capacity {num(result.get('capacity'))} nats"
+                     f" (InfoNCE ceiling log B = {num(result.get('log_batch_ceiling'))})")
+    lines.append(f"linear probe {num(result['linear_probe_accuracy'])}   kNN (k={result.get('knn_k') or '-'}) "
+                 f"{num(result['knn_accuracy'])}   outlier AUROC {num(result.get('outlier_auroc'))}")
+    lines.append(f"probe protocol: {result.get('probe_protocol')}")
+    verdicts = []
+    for fam, res in dm["families"].items():
+        verdicts.append(f"{fam} {'n/a' if res['pass'] is None else ('pass' if res['pass'] else 'FAIL')}")
+    lines.append("DM verdicts: " + " | ".join(verdicts) + f"   overall: {'pass' if dm['pass'] else 'FAIL'}")
+    lines.append(f"{'statistic':36s} {'value':>11s} {'reference':>11s} {'ratio':>8s} {'threshold':>11s}  pass")
+    for name, s in dm["statistics"].items():
+        flag = "-" if s["pass"] is None else ("yes" if s["pass"] else "NO")
+        lines.append(f"{name:36s} {num(s['value'], '11.4g')} {num(s['reference'], '11.4g')} "
+                     f"{num(s['ratio'], '8.3g')} {num(s['threshold'], '11.4g')}  {flag}")
+    for fam, res in dm["families"].items():
+        if res["skipped"]:
+            lines.append(f"{fam}: {res['skipped']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..metrics.runs import evaluate_arrays, evaluate_run, load_npy, write_json_atomic
+
+    src = Path(args.source)
+    params = parse_prior_params(args.prior_params)
+    if args.seeds < 2:
+        raise ValueError(f"--seeds must be at least 2; got {args.seeds}")
+    if args.max_n is not None and args.max_n < 10:
+        raise ValueError(f"--max-n must be at least 10; got {args.max_n}")
+    if src.is_dir():
+        for flag, value in (("--labels", args.labels), ("--train", args.train),
+                            ("--train-labels", args.train_labels), ("--other", args.other)):
+            if value:
+                raise ValueError(f"{flag} applies to a bare .npy; a run directory brings its own embeddings and labels")
+        result = evaluate_run(src, prior=args.prior, seeds=args.seeds, knn_k=args.knn_k, split=args.split,
+                              max_n=args.max_n, seed=args.seed, **params)
+    else:
+        if not src.exists():
+            raise FileNotFoundError(f"no run directory or .npy file at {src}")
+        if src.suffix != ".npy":
+            raise ValueError(f"RUN_OR_NPY must be a run directory or a .npy file; got {str(src)!r}")
+        if not args.prior:
+            raise ValueError("--prior is required for a bare .npy (a run directory records its own)")
+        if args.train and not args.labels:
+            raise ValueError("--train needs --labels (the evaluated array's labels) and --train-labels")
+        z = load_npy(src, "embeddings")
+        result = {"source": str(src), "kind": "npy", "split": None}
+        result.update(evaluate_arrays(
+            z, args.prior, labels=load_npy(args.labels, "--labels") if args.labels else None,
+            train=load_npy(args.train, "--train") if args.train else None,
+            train_labels=load_npy(args.train_labels, "--train-labels") if args.train_labels else None,
+            other=load_npy(args.other, "--other") if args.other else None,
+            seeds=args.seeds, knn_k=args.knn_k, max_n=args.max_n, seed=args.seed, **params))
+        result.update({"mi_estimate": None, "capacity": None, "log_batch_ceiling": None})
+    print(format_table(result))
+    if args.json_out:
+        write_json_atomic(args.json_out, result)
+        print(f"wrote {args.json_out}")
+    return 0
