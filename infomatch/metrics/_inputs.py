@@ -146,7 +146,7 @@ class ResolvedPrior:
             return self.prior.log_prob(torch.as_tensor(z, dtype=torch.float32)).double().numpy()
 
 
-def resolve_prior(prior: Prior | str, **params: Any) -> ResolvedPrior:
+def resolve_prior(prior: Prior | str | ResolvedPrior, **params: Any) -> ResolvedPrior:
     """Accept a :class:`Prior` or a prior name (plus parameters) and return a :class:`ResolvedPrior`.
 
     Example:

@@ -162,7 +162,7 @@ def plot_pairs(z: Any, prior: Prior | str = "gaussian", *, max_dims: int = 5, ma
     joint = np.outer(dens, dens)
     flat = np.sort(joint.ravel())[::-1]
     mass = np.cumsum(flat) / flat.sum()
-    levels = sorted({float(flat[min(np.searchsorted(mass, m), len(flat) - 1)]) for m in (0.99, 0.86, 0.39)})
+    levels = sorted({float(flat[min(int(np.searchsorted(mass, m)), len(flat) - 1)]) for m in (0.99, 0.86, 0.39)})
     uniform_like = np.ptp(dens[dens > 0]) < 1e-9 * max(dens.max(), 1e-300)
     fig = _figure(2.2 * (k - 1), 2.2 * (k - 1) + 0.4)
     for i in range(1, k):
