@@ -51,7 +51,8 @@ def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=90)
     FigureCanvasAgg(fig)
     top = 1.0 - 0.45 / height
-    fig.subplots_adjust(left=0.09, right=0.97, bottom=0.1, top=top, wspace=0.3, hspace=0.45)
+    bottom = min(0.5 / height, 0.2)
+    fig.subplots_adjust(left=0.6 / width, right=0.97, bottom=bottom, top=top, wspace=0.3, hspace=0.45)
     return fig
 
 
@@ -77,8 +78,8 @@ def _view(z: Any, prior: Prior | str | ResolvedPrior, max_dims: int) -> tuple[np
     rp = resolve_prior(prior)
     x = check_embeddings("z", z, dim=rp.dim, min_rows=2)
     if rp.marginal is None:  # flow prior: compare on the Gaussianized scale
-        return rp.gaussianize(x)[:, :max_dims], rp, stats.norm(), "Gaussianized value"
-    return x[:, :max_dims], rp, rp.marginal, "value"
+        return rp.gaussianize(x)[:, :max_dims], rp, stats.norm(), " (Gaussianized scale)"
+    return x[:, :max_dims], rp, rp.marginal, ""
 
 
 def plot_marginals(z: Any, prior: Prior | str = "gaussian", *, max_dims: int = 16, bins: int = 40) -> Figure:
@@ -104,7 +105,7 @@ def plot_marginals(z: Any, prior: Prior | str = "gaussian", *, max_dims: int = 1
         ax.tick_params(labelsize=7)
         if j % cols == 0:
             ax.set_ylabel("density", fontsize=8)
-    fig.suptitle(f"Marginals vs {rp.name} prior density (red); x: {label}", fontsize=10)
+    fig.suptitle(f"Marginals vs {rp.name} prior density (red){label}", fontsize=10)
     return fig
 
 
@@ -130,7 +131,7 @@ def plot_qq(z: Any, prior: Prior | str = "gaussian", *, max_dims: int = 16, poin
         ax.plot(lims, lims, color="#c0392b", lw=1)
         ax.set_title(f"dim {j}", fontsize=9)
         ax.tick_params(labelsize=7)
-    fig.suptitle(f"QQ plots against the {rp.name} prior (x: prior quantile, y: sample quantile; {label})",
+    fig.suptitle(f"QQ plots against the {rp.name} prior (x: prior quantile, y: sample quantile){label}",
                  fontsize=10)
     return fig
 
@@ -176,6 +177,7 @@ def plot_pairs(z: Any, prior: Prior | str = "gaussian", *, max_dims: int = 5, ma
                 ax.contour(grid, grid, joint, levels=levels, colors="#c0392b", linewidths=0.9)
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
+            ax.set_aspect("equal", adjustable="box")
             ax.tick_params(labelsize=6)
             if j == 0:
                 ax.set_ylabel(f"dim {i}", fontsize=8)
