@@ -51,7 +51,7 @@ class TrainConfig:
     held_out: float = 0.2
     split_seed: int = 0
     encoder: str = "auto"
-    dim: int = 16
+    dim: int = 8
     prior: str = "gaussian"
     prior_params: dict[str, Any] = field(default_factory=dict)
     sigma: float | None = None
@@ -61,9 +61,9 @@ class TrainConfig:
     critic_params: dict[str, Any] = field(default_factory=dict)
     views: str = "auto"
     batch_size: int = 256
-    epochs: int = 100
+    epochs: int = 200
     max_time: float | None = None
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 0.0
     seed: int = 0
     precision: str = "32"
