@@ -57,7 +57,8 @@ class EpochMetricsCSV(L.Callback):
         w.writerows(rows)
         atomic_write_text(self.path, buf.getvalue())
 
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # on_train_start runs after a checkpoint is restored, so current_epoch is the resume point
         if trainer.is_global_zero:
             start = trainer.current_epoch
             self._write([r for r in self._rows() if int(r["epoch"]) < start])
