@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..data import ArrayDataset, load_dataset, split_indices
+from ..distributed import local_only
 from .checkpoint import load_weights, save_weights
 from .components import (
     Embedder,
@@ -96,6 +97,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
     from .sampler import batch_loader
 
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    _quiet_lightning()
     cfg = cfg.resolved()
     run = prepare_run_dir(cfg, out, resume=resume)
     if cfg.threads:
@@ -176,9 +178,10 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
     if not trainer.is_global_zero:
         return TrainResult(run.path, module.embedder, {})
     model = module.embedder.cpu()
-    if cfg.recalibrate:
-        recalibrate_normalization(model, x_train)
-    metrics = finalize(run, cfg, model, ds, train_idx, held_idx, trainer=trainer, info=info)
+    with local_only():  # rank 0 alone from here (the other ranks have returned): no collectives
+        if cfg.recalibrate:
+            recalibrate_normalization(model, x_train)
+        metrics = finalize(run, cfg, model, ds, train_idx, held_idx, trainer=trainer, info=info)
     say(f"run directory: {run.path}")
     say(f"  checkpoints: {run.checkpoints}/{{last,best}}.ckpt, weights: {run.weights.name}, encoder export: {run.encoder_export.name}")
     say(f"  embeddings:  {run.embeddings}/heldout.npy ({len(held_idx)} x {cfg.dim}), train.npy ({len(train_idx)} x {cfg.dim})")
@@ -187,6 +190,15 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
         summary += f", linear probe {metrics['linear_probe_accuracy']:.3f}"
     say(summary)
     return TrainResult(run.path, model, metrics)
+
+
+def _quiet_lightning() -> None:
+    """Keep Lightning's start-up banners (accelerator lines, tips) out of the user's terminal."""
+    import logging
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
 def finalize(run: RunDir, cfg: TrainConfig, model: Embedder, ds: ArrayDataset, train_idx: np.ndarray,
