@@ -10,7 +10,7 @@
 set -euo pipefail
 run_dir=${1:?usage: $0 RUN_DIR [OUT.png]}
 out=${2:-$run_dir/report.png}
-python=${PYTHON:-/work/venv/bin/python}
+python=${PYTHON:-python}
 "$python" -m infomatch report "$run_dir" --out "$run_dir/report.html" --force
 browser=""
 for b in chromium chromium-browser google-chrome; do
@@ -21,7 +21,8 @@ if [[ -z "$browser" ]]; then
   exit 3
 fi
 "$browser" --headless=new --no-sandbox --disable-gpu --hide-scrollbars \
-  --window-size=1200,6000 --screenshot="$(realpath -m "$out")" "file://$(realpath "$run_dir/report.html")"
+  --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+  --user-data-dir="$(mktemp -d)" --window-size=1200,6000 --screenshot="$(realpath -m "$out")" "file://$(realpath "$run_dir/report.html")"
 # a blank page would be a few kB; a rendered report with plots is far larger
 size=$(stat -c %s "$out")
 echo "screenshot: $out ($size bytes)"
