@@ -48,8 +48,8 @@ from torch import Tensor, nn
 from infomatch._checks import check_matrix, check_nonnegative, check_positive_int
 from infomatch.bounds import Bound, make_bound
 from infomatch.critics import make_critic
+from infomatch.distributed import SyncNormalize, cross_scores, global_bound
 from infomatch.noise import NoiseInjection
-from infomatch.normalize import Normalize
 from infomatch.priors import Prior, get_prior
 
 __all__ = ["DEFAULT_EPS", "DEFAULT_SEPARABLE", "DEFAULT_SIGMA", "NINE", "NINEOutput"]
@@ -168,7 +168,8 @@ class NINE(nn.Module):
                 critic_kwargs["temperature"] = _noise_variance(base, scale)
         self.critic_kwargs = copy.deepcopy(critic_kwargs)
         self.bound_kwargs = copy.deepcopy(bound_kwargs or {})
-        self.normalize = Normalize(dim, mode=base, squash=squash, momentum=momentum)
+        # SyncNormalize is Normalize on one process; with several it uses global-batch statistics
+        self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum)
         self.noise = NoiseInjection(kind=base, scale=scale)
         self.critic = make_critic(critic, dim, **self.critic_kwargs)
         self.bound: Bound = make_bound(bound, **self.bound_kwargs)
@@ -229,13 +230,19 @@ class NINE(nn.Module):
 
         View 1 stays clean (``a = f(X')``), view 2 gets the noise (``b = f(X) + Z``); the
         critic scores ``a`` against ``b``. ``generator`` fixes the noise draw.
+
+        Under ``torch.distributed`` with several processes (:mod:`infomatch.distributed`), the
+        normalization uses global-batch statistics, each rank's rows are scored against the
+        noisy view 2 of *all* ranks (``(B_local, B_global)`` scores, positives at column
+        ``rank * B_local + i``), ``loss`` and ``mi`` have the values of the global batch, and
+        DDP's averaged gradient equals the 1-process gradient of the global batch.
         """
         self._check_views(h1, h2)
         b = h1.shape[0]
         z = self.normalize(torch.cat([h1, h2], dim=0))
         z1, z2 = z[:b], z[b:]
-        scores = self.critic(z1, self.noise(z2, generator=generator))
-        out = self.bound(scores)
+        scores, offset = cross_scores(self.critic, z1, self.noise(z2, generator=generator))
+        out = global_bound(self.bound, scores, offset)
         n = scores.shape[1]
         exceeds = self.capacity >= math.log(n)
         self.capacity_exceeds_ceiling = exceeds
