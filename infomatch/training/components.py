@@ -115,10 +115,15 @@ def describe(cfg: TrainConfig, nine: NINE, batch_size: int) -> dict[str, Any]:
     """Capacity, the bound's ceiling and whether the capacity is usable at ``batch_size``."""
     import math
 
+    from ..priors import matched_mi
+
     capacity = float(nine.capacity)
     ceiling = math.log(batch_size) if cfg.bound == "infonce" else None
     return {
         "capacity": capacity,
+        # the MI an exactly matched representation reaches: the capacity for the Gaussian base,
+        # less for the uniform base (the gap to judge a uniform run by)
+        "matched_mi": matched_mi(cfg.base, cfg.dim, cfg.noise_scale),
         "log_batch_ceiling": math.log(batch_size),
         "bound_ceiling": ceiling,
         "capacity_below_ceiling": capacity < math.log(batch_size),

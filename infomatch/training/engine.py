@@ -225,6 +225,7 @@ def finalize(run: RunDir, cfg: TrainConfig, model: Embedder, ds: ArrayDataset, t
         "mi_estimate": _float(m.get("mi_epoch")),
         "heldout_mi_estimate": _float(m.get("val_mi")),
         "capacity": info["capacity"],
+        "matched_mi": info["matched_mi"],
         "log_batch_ceiling": info["log_batch_ceiling"],
         "capacity_below_ceiling": info["capacity_below_ceiling"],
         "epochs_completed": trainer.current_epoch if trainer is not None else None,

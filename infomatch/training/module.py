@@ -15,6 +15,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from ..distributed import cross_scores, global_bound
 from .components import Embedder, build_components
 from .config import TrainConfig
 
@@ -70,19 +71,31 @@ class NINEModule(L.LightningModule):
             self.log("ex_per_s", self._seen / elapsed, prog_bar=True, on_step=True, on_epoch=False)
         return out.loss
 
+    def setup(self, stage: str) -> None:
+        """With several processes, give ranks > 0 their own random stream (rank 0 keeps the
+        seeded one): the noise and the augmentations must be independent across the slices of
+        a global batch, while ``seed_everything`` seeds every rank identically."""
+        if self.trainer.world_size > 1 and self.trainer.global_rank > 0:
+            import numpy as np
+
+            seed = int(np.random.SeedSequence([self.cfg.seed, self.trainer.global_rank]).generate_state(1)[0])
+            torch.manual_seed(seed)
+
     def on_train_epoch_start(self) -> None:
         self._t0, self._seen = time.perf_counter(), 0
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        """Held-out MI estimate: running statistics, noise injected as in training."""
+        """Held-out MI estimate: running statistics, noise injected as in training; with several
+        processes the rows are scored against all ranks' columns, so ``val_mi`` is the estimate
+        of the global batch (identical on every rank)."""
         h1, h2 = self._encode_pair(batch)
         nine = self.nine
         z1 = nine.representation(h1.float())
         z2 = nine.representation(h2.float())
         with _train_mode(nine.noise):
             z2 = nine.noise(z2)
-        scores = nine.critic(z1, z2)
-        mi = nine.bound(scores).mi
+        scores, offset = cross_scores(nine.critic, z1, z2)
+        mi = global_bound(nine.bound, scores, offset).mi
         self.log("val_mi", mi, prog_bar=False, on_step=False, on_epoch=True, sync_dist=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
