@@ -79,6 +79,19 @@ def _resume_key(cfg: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in cfg.to_dict().items() if k not in _RESUMABLE}
 
 
+def _launch_rank(cfg: TrainConfig) -> int:
+    """The global rank Lightning gives this process (0 for a 1-process run), known before
+    anything is written: a throwaway Trainer with the run's hardware options reads it from the
+    launcher's environment (Lightning's own relaunch, torchrun, SLURM)."""
+    if cfg.devices * cfg.num_nodes == 1:
+        return 0
+    import lightning as L
+
+    probe = L.Trainer(accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes, strategy="ddp",
+                      logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    return int(probe.global_rank)
+
+
 def _progress_mode(cfg: TrainConfig) -> str:
     if cfg.progress != "auto":
         return cfg.progress
@@ -99,7 +112,12 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     _quiet_lightning()
     cfg = cfg.resolved()
-    run = prepare_run_dir(cfg, out, resume=resume)
+    # several processes: only rank 0 checks and writes the run directory (Lightning relaunches
+    # this command for the other local ranks; torchrun and SLURM start every rank with it)
+    lead = _launch_rank(cfg) == 0
+    if not lead:
+        say = lambda msg: None  # noqa: E731
+    run = prepare_run_dir(cfg, out, resume=resume) if lead else RunDir(out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     ds = dataset if dataset is not None else load_dataset(cfg.data)
@@ -110,13 +128,14 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
             f"(held out: {len(held_idx)}); got {cfg.batch_size}"
         )
 
-    run.path.mkdir(parents=True, exist_ok=True)
-    if not resume:
+    if lead:
+        run.path.mkdir(parents=True, exist_ok=True)
+    if lead and not resume:
         atomic_write_text(run.config, cfg.to_yaml())
         run.save_split(train_idx, held_idx)
         run.write_json("run.json", {"seed": cfg.seed, "status": "running", "started": time.time(),
                                     "command": sys.argv, **environment()})
-    else:
+    elif lead:
         stored_train, stored_held = run.load_split()
         if not (np.array_equal(stored_train, train_idx) and np.array_equal(stored_held, held_idx)):
             raise RunExistsError(f"--resume: the data {cfg.data!r} no longer gives the split stored in {run.path}")
@@ -165,6 +184,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
     )
     x_train, x_held = ds.x[torch.as_tensor(train_idx)], ds.x[torch.as_tensor(held_idx)]
     rank, world = trainer.global_rank, trainer.world_size
+    if (rank == 0) != lead:  # pragma: no cover - Lightning assigned another rank than the probe
+        raise RuntimeError(f"process rank {rank} differs from the rank found before training")
     val_batch = min(cfg.batch_size, len(held_idx)) // world * world
     train_loader = batch_loader(x_train, cfg.batch_size, cfg.seed, rank=rank, world_size=world)
     val_loader = batch_loader(x_held, val_batch, cfg.seed, rank=rank, world_size=world, shuffle=False)
@@ -173,6 +194,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+        # NINE's loss and MI are already global-batch values, identical on every rank
+        warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
         trainer.fit(module, train_loader, val_loader, ckpt_path=str(run.last_checkpoint) if resume else None)
 
     if not trainer.is_global_zero:
