@@ -15,7 +15,7 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("embed", help="write the embeddings of a trained run as .npy", description=__doc__.split("\n\n")[0])
+    p = sub.add_parser("embed", help="write the embeddings of a trained run as .npy", description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("run_dir", metavar="RUN", help="run directory (or a .safetensors weights file)")
     p.add_argument("--data", help="data to embed (default: the run's training data, all of it)")
     p.add_argument("--out", required=True, help="output .npy file")

@@ -20,7 +20,7 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="DM battery and downstream probes of a run or a .npy",
-                       description=__doc__.split("\n\n")[0])
+                       description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("source", metavar="RUN_OR_NPY", help="run directory or .npy embeddings (prior space)")
     p.add_argument("--prior", help="prior name (required for a .npy; overrides a run's prior)")
     p.add_argument("--prior-param", dest="prior_params", action="append", default=[], metavar="K=V",

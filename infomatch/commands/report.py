@@ -17,7 +17,7 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("report", help="self-contained HTML report of a run",
-                       description=__doc__.split("\n\n")[0])
+                       description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("run_dir", metavar="RUN", help="run directory")
     p.add_argument("--out", help="output .html (default RUN/report.html)")
     p.add_argument("--force", action="store_true", help="overwrite a different existing --out")

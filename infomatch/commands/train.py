@@ -31,7 +31,7 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train an encoder whose representation follows a prior",
-                       description=__doc__.split("\n\n")[0], argument_default=S)
+                       description=__doc__.split("\n\n")[0].replace("``", ""), argument_default=S)
     io = p.add_argument_group("data and output")
     io.add_argument("--data", help="'digits' (bundled, default) or a path: IDX directory (MNIST / Fashion-MNIST), "
                     "CIFAR-10 python directory, image folder, .npy / .npz file")
