@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -46,7 +47,7 @@ def time_case(prior: str, n: int, d: int, repeats: int) -> dict[str, float]:
         t0 = time.perf_counter()
         dm_battery(z, prior)
         warm.append(time.perf_counter() - t0)
-    return {"cold_s": min(cold), "warm_s": min(warm)}
+    return {"cold_s": statistics.median(cold), "warm_s": statistics.median(warm)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Command: `python benchmarks/bench_battery.py --repeats {args.repeats} --markdown BENCHMARKS.md`; "
         f"{os.cpu_count()} CPUs, numpy {np.__version__}, Python {platform.python_version()}; "
-        "best of repeats, 5 references. **Provisional: measured on a contended machine.**",
+        f"median of {args.repeats} repeats, 5 references; load average at the end "
+        f"{os.getloadavg()[0]:.2f} (about 1 = this benchmark alone on the machine).",
         "",
         "| prior | n | d | cold (s) | warm (s) | joint family |",
         "|---|---|---|---|---|---|",
