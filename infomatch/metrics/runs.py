@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from infomatch._io import atomic_write_text
 from infomatch.metrics._inputs import check_embeddings, check_labels, resolve_prior
 from infomatch.metrics.battery import dm_battery
 from infomatch.metrics.downstream import knn_accuracy, linear_probe, outlier_auroc, stratified_split
@@ -67,18 +66,7 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
         >>> open(p).read()
         '{\\n  "a": null\\n}\\n'
     """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def _jsonable(obj: Any) -> Any:

@@ -18,13 +18,12 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from infomatch import __version__
+from infomatch._io import atomic_write_bytes
 
 __all__ = ["PLOT_CAPTIONS", "build_report", "render_report"]
 
@@ -168,16 +167,7 @@ def _write_if_allowed(path: Path, text: str, force: bool) -> bool:
             return False
         if not force:
             raise FileExistsError(f"{path} exists and differs from the new report; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data)
     return True
 
 

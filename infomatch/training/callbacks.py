@@ -21,7 +21,7 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from .rundir import atomic_write_bytes, atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_text
 
 COLUMNS = ("epoch", "step", "loss", "mi", "capacity", "val_mi", "epoch_seconds", "examples_per_second")
 

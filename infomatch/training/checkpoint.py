@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .rundir import atomic_write_bytes
+from .._io import atomic_write_bytes
 
 
 class UnsafeCheckpointError(ValueError):

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._io import atomic_write_text
 from ..data import ArrayDataset, load_dataset, split_indices
 from ..distributed import local_only
 from .checkpoint import load_weights, save_weights
@@ -32,7 +33,7 @@ from .components import (
     recalibrate_normalization,
 )
 from .config import TrainConfig
-from .rundir import RunDir, atomic_save_npy, atomic_write_text, environment
+from .rundir import RunDir, atomic_save_npy, environment
 
 
 @dataclass
@@ -284,7 +285,7 @@ def export_encoder(model: Embedder, example: torch.Tensor, path: str | Path) -> 
     """
     import io
 
-    from .rundir import atomic_write_bytes
+    from .._io import atomic_write_bytes
 
     model.eval()
     batch = torch.export.Dim("batch", min=1)

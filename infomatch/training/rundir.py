@@ -14,8 +14,7 @@ A run directory holds::
     embeddings/{train,heldout}.npy and *_labels.npy
 
 Example:
-    >>> import tempfile
-    >>> d = RunDir(tempfile.mkdtemp())
+    >>>     >>> d = RunDir(tempfile.mkdtemp())
     >>> d.write_json("run.json", {"seed": 0})
     >>> d.read_json("run.json")["seed"]
     0
@@ -25,10 +24,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -36,28 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from .._io import atomic_write_bytes, atomic_write_text
+
 PACKAGES = ("infomatch", "torch", "lightning", "numpy", "scipy", "scikit-learn", "kornia", "matplotlib", "zuko", "safetensors")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
