@@ -106,3 +106,13 @@ def test_malicious_checkpoint_is_refused(trained, tmp_path, capsys) -> None:
     assert "refusing to load checkpoint" in err and len(err.strip().splitlines()) == 1
     assert not marker.exists()
     assert not (tmp_path / "z.npy").exists()
+
+
+def test_compile_and_bf16_options_train(tmp_path) -> None:
+    """--compile and --precision bf16 run end to end and keep the state dict plain."""
+    cfg = TrainConfig(dim=4, epochs=1, batch_size=256, progress="none", compile=True, precision="bf16")
+    result = train(cfg, tmp_path / "run", log=lambda m: None)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["optimizer_steps"] == (1797 - int(round(0.2 * 1797))) // 256
+    assert all("_orig_mod" not in k for k in result.model.state_dict())
+    assert np.isfinite(np.load(result.run_dir / "embeddings" / "heldout.npy")).all()

@@ -56,7 +56,7 @@ class NINEModule(L.LightningModule):
     def _encode_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v1, v2 = self.views.pair(x)
         encoder = self.__dict__.get("_compiled_encoder") if self.training else None
-        h = (encoder or self.encoder)(torch.cat([v1, v2]))
+        h = (encoder if encoder is not None else self.encoder)(torch.cat([v1, v2]))
         return h[: len(x)], h[len(x):]
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
