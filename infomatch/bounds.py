@@ -270,6 +270,14 @@ class DVBound(Bound):
         scores, offset = _check_scores(scores, offset)
         pos = _positives(scores, offset).mean()
         log_mean = _log_mean_exp_negatives(scores, offset)
+        surrogate = self.corrected(log_mean)
+        mi = pos - log_mean
+        loss = -(pos - surrogate)
+        return BoundOutput(loss, mi.detach())
+
+    def corrected(self, log_mean: Tensor) -> Tensor:
+        """Update the moving average with ``log_mean`` (training mode) and return MINE's
+        surrogate: the value of ``log_mean`` with the gradient of ``E_q[e^T] / ema``."""
         if self.training:
             with torch.no_grad():
                 new = log_mean.detach().to(self.log_ema.dtype)
@@ -280,10 +288,7 @@ class DVBound(Bound):
                     decayed = self.log_ema + math.log1p(-self.alpha)
                     self.log_ema.copy_(torch.logaddexp(decayed, new + math.log(self.alpha)))
         ratio = torch.exp(log_mean - self.log_ema.to(log_mean.dtype))  # E_q[e^T] / m
-        surrogate = log_mean.detach() + ratio - ratio.detach()
-        mi = pos - log_mean
-        loss = -(pos - surrogate)
-        return BoundOutput(loss, mi.detach())
+        return log_mean.detach() + ratio - ratio.detach()
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"

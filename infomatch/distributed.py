@@ -308,17 +308,7 @@ def _dv_global(bound: DVBound, scores: Tensor, offset: int, group: Any) -> tuple
     neg = scores.masked_fill(~_negative_mask(scores, offset), -math.inf)
     lse = gather(torch.logsumexp(neg.reshape(-1), dim=0).reshape(1), group)  # (W,)
     log_mean = torch.logsumexp(lse, dim=0) - math.log(lse.shape[0] * b * (n - 1))
-    if bound.training:
-        with torch.no_grad():
-            new = log_mean.detach().to(bound.log_ema.dtype)
-            if not bool(bound.initialized) or bound.alpha == 1.0:
-                bound.log_ema.copy_(new)
-                bound.initialized.fill_(True)
-            else:
-                decayed = bound.log_ema + math.log1p(-bound.alpha)
-                bound.log_ema.copy_(torch.logaddexp(decayed, new + math.log(bound.alpha)))
-    ratio = torch.exp(log_mean - bound.log_ema.to(log_mean.dtype))
-    surrogate = log_mean.detach() + ratio - ratio.detach()
+    surrogate = bound.corrected(log_mean)
     return -(pos - surrogate), log_mean.detach()
 
 

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,13 @@ def run_isolated(cmd: list[str], log: Path, timeout: float, env: dict[str, str] 
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             rc = None
+        # children of a finished job may take a moment to exit: allow 5 s before calling them
+        # left behind (they are killed below either way)
+        deadline = time.monotonic() + 5.0
         leftovers = _live_members(proc.pid)
+        while leftovers and time.monotonic() < deadline:
+            time.sleep(0.1)
+            leftovers = _live_members(proc.pid)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
