@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +30,7 @@ def trained(tmp_path_factory):
 
 def test_run_directory_layout(trained) -> None:
     run = trained.run_dir
-    for name in ("config.yaml", "run.json", "metrics.csv", "metrics.json", "split.npz", "model.safetensors",
+    for name in ("config.yaml", "run.json", "metrics.csv", "metrics.json", "split.json", "model.safetensors",
                  "checkpoints/last.ckpt", "checkpoints/best.ckpt", "embeddings/train.npy", "embeddings/heldout.npy",
                  "embeddings/heldout_labels.npy", "encoder.pt2"):
         assert (run / name).is_file(), name
@@ -65,8 +64,9 @@ def test_embed_reproduces_in_memory_model(trained, tmp_path) -> None:
 
 def test_heldout_embeddings_match_embed(trained) -> None:
     ds = load_dataset("digits")
-    with np.load(trained.run_dir / "split.npz") as s:
-        held = s["heldout"]
+    from infomatch.data import load_split
+
+    _, held = load_split(trained.run_dir / "split.json")
     z = embed_array(trained.model, ds.x[torch.as_tensor(held)]).numpy()
     np.testing.assert_array_equal(np.load(trained.run_dir / "embeddings" / "heldout.npy"), z)
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from infomatch._checks import check_positive_int, check_probability
+from infomatch._io import atomic_write_text
 
 
 def split_indices(n: int, held_out: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,15 +56,7 @@ def save_split(path: str | Path, train_idx: np.ndarray, held_idx: np.ndarray, **
     if np.intersect1d(train, held).size:
         raise ValueError("train_idx and held_idx must be disjoint; got shared indices")
     payload = {"train": train.tolist(), "held_out": held.tolist(), "meta": meta}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(payload))
     return path
 
 

@@ -133,7 +133,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
         run.path.mkdir(parents=True, exist_ok=True)
     if lead and not resume:
         atomic_write_text(run.config, cfg.to_yaml())
-        run.save_split(train_idx, held_idx)
+        run.save_split(train_idx, held_idx, seed=cfg.split_seed, held_out=cfg.held_out)
         run.write_json("run.json", {"seed": cfg.seed, "status": "running", "started": time.time(),
                                     "command": sys.argv, **environment()})
     elif lead:

@@ -6,7 +6,7 @@ A run directory holds::
     run.json                 seed, package versions, platform, status, timings
     metrics.csv              one row per epoch (loss, MI estimate, capacity, held-out MI, ...)
     metrics.json             final figures (MI estimate, capacity, ceiling, probe accuracy)
-    split.npz                the seeded train / held-out indices
+    split.json               the seeded train / held-out indices
     checkpoints/last.ckpt    Lightning checkpoint of the last finished epoch (resume point)
     checkpoints/best.ckpt    checkpoint with the best held-out MI estimate
     model.safetensors        final weights (encoder + NINE head), after recalibration
@@ -14,7 +14,8 @@ A run directory holds::
     embeddings/{train,heldout}.npy and *_labels.npy
 
 Example:
-    >>>     >>> d = RunDir(tempfile.mkdtemp())
+    >>> import tempfile
+    >>> d = RunDir(tempfile.mkdtemp())
     >>> d.write_json("run.json", {"seed": 0})
     >>> d.read_json("run.json")["seed"]
     0
@@ -123,14 +124,20 @@ class RunDir:
         payload.update(fields)
         self.write_json(name, payload)
 
-    def save_split(self, train_idx: np.ndarray, held_idx: np.ndarray) -> None:
-        buf = io.BytesIO()
-        np.savez(buf, train=np.asarray(train_idx, dtype=np.int64), heldout=np.asarray(held_idx, dtype=np.int64))
-        atomic_write_bytes(self.path / "split.npz", buf.getvalue())
+    @property
+    def split(self) -> Path:
+        return self.path / "split.json"
+
+    def save_split(self, train_idx: np.ndarray, held_idx: np.ndarray, **meta: Any) -> None:
+        """Store the train / held-out indices (``infomatch.data.save_split``, JSON)."""
+        from ..data.split import save_split
+
+        save_split(self.split, train_idx, held_idx, **meta)
 
     def load_split(self) -> tuple[np.ndarray, np.ndarray]:
-        with np.load(self.path / "split.npz", allow_pickle=False) as z:
-            return z["train"], z["heldout"]
+        from ..data.split import load_split
+
+        return load_split(self.split)
 
 
 def default_run_path(root: str | Path, data: str, prior: str) -> Path:
