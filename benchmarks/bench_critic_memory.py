@@ -20,9 +20,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from infomatch._io import atomic_write_text
 
 CHILD = r"""
 import json, resource, sys, time, torch
@@ -75,12 +76,8 @@ def main() -> None:
         rows.append(r)
         print(f"{r['batch']:>6} {r['dim']:>5} {r['rows_per_chunk']:>10} "
               f"{r['peak_increase_mb']:>10.1f} {r['seconds']:>9.1f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"results": rows, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-                   "note": "provisional: measured on a shared, contended machine"}, fh, indent=2)
-    os.replace(tmp, args.out)
+    atomic_write_text(args.out, json.dumps({"results": rows, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                            "note": "provisional: measured on a shared, contended machine"}, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from infomatch._io import atomic_write_text  # noqa: E402
 from infomatch.data import load_dataset, make_views  # noqa: E402
 from infomatch.encoders import make_encoder  # noqa: E402
 
@@ -73,11 +73,7 @@ def encoder_step_ms(name: str, shape: tuple[int, ...], batch: int, repeats: int,
 
 
 def write_json_atomic(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2))
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from infomatch._io import atomic_write_text  # noqa: E402
 from infomatch.metrics.battery import FAMILIES, dm_battery  # noqa: E402
 
 N = 2000
@@ -131,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     if args.json:
-        _atomic_write(args.json, json.dumps({"seeds": args.seeds, "n": N, "rows": rows}, indent=2))
+        atomic_write_text(args.json, json.dumps({"seeds": args.seeds, "n": N, "rows": rows}, indent=2))
     if args.markdown:
         update_markdown_block(args.markdown, "calibration", "### DM battery calibration", table)
     return 0
@@ -140,11 +139,6 @@ def main(argv: list[str] | None = None) -> int:
 SECTION = "## DM battery speed (issue 5)"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name + ".")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def update_markdown_block(path: Path, tag: str, title: str, table: str) -> None:
@@ -165,7 +159,7 @@ def update_markdown_block(path: Path, tag: str, title: str, table: str) -> None:
         text = head + SECTION + body.rstrip("\n") + "\n\n" + block + "\n" + tail
     else:
         text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
-    _atomic_write(path, text)
+    atomic_write_text(path, text)
 
 
 if __name__ == "__main__":
