@@ -128,9 +128,9 @@ class NINEEstimator:
 
 def load(path: str | Path) -> NINEEstimator:
     """Load an estimator saved by :meth:`NINEEstimator.save` or a run's ``model.safetensors``."""
-    from .training.engine import load_run
+    from .training.engine import load_model
 
-    cfg, model, meta = load_run(path)
+    cfg, model, meta = load_model(path)
     d = cfg.to_dict()
     est = NINEEstimator(dim=d.pop("dim"), prior=d.pop("prior"), sigma=d.pop("sigma"), eps=d.pop("eps"),
                         **{k: v for k, v in d.items() if k not in ("data", "progress")})

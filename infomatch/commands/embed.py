@@ -29,35 +29,42 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .._io import check_output, write_output
     from ..data import load_dataset
+    from ..errors import user_input
     from ..training.components import build_prior, embed_array
-    from ..training.engine import load_checkpoint_model, load_run
-    from ..training.rundir import atomic_save_npy
+    from ..training.engine import load_checkpoint_model, load_model
+    from ..training.rundir import npy_bytes
 
-    out = Path(args.out)
-    if out.suffix != ".npy":
-        raise ValueError(f"--out must be a .npy file; got {str(out)!r}")
-    if out.exists() and not args.force:
-        raise FileExistsError(f"--out {out} exists; pass --force to overwrite it")
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be a positive integer; got {args.batch_size}")
-    run_path = Path(args.run_dir)
-    if not run_path.exists():
-        raise FileNotFoundError(f"run not found: {run_path}")
-    if args.checkpoint:
-        ckpt = Path(args.checkpoint)
-        if args.checkpoint in ("last", "best"):
-            ckpt = run_path / "checkpoints" / f"{args.checkpoint}.ckpt"
-        cfg, model, meta = load_checkpoint_model(ckpt)
-    else:
-        cfg, model, meta = load_run(run_path)
-    ds = load_dataset(args.data or cfg.data)
-    if list(ds.input_shape) != list(meta["input_shape"]):
-        raise ValueError(f"--data {args.data or cfg.data!r} has inputs of shape {tuple(ds.input_shape)}; "
-                         f"the run was trained on {tuple(meta['input_shape'])}")
+    with user_input():
+        out = Path(args.out)
+        if out.suffix != ".npy":
+            raise ValueError(f"--out must be a .npy file; got {str(out)!r}")
+        if args.batch_size < 1:
+            raise ValueError(f"--batch-size must be a positive integer; got {args.batch_size}")
+        run_path = Path(args.run_dir)
+        if not run_path.exists():
+            raise FileNotFoundError(f"run not found: {run_path}")
+        data_path = Path(args.data) if args.data else None
+        protected = tuple(p for p in (run_path, data_path) if p is not None)
+        if run_path.is_dir():
+            protected += tuple(p for p in run_path.rglob("*") if p.is_file())
+        check_output(out, force=args.force, flag="--out", protected=protected)
+        if args.checkpoint:
+            ckpt = Path(args.checkpoint)
+            if args.checkpoint in ("last", "best"):
+                ckpt = run_path / "checkpoints" / f"{args.checkpoint}.ckpt"
+            cfg, model, meta = load_checkpoint_model(ckpt)
+        else:
+            cfg, model, meta = load_model(run_path)
+        ds = load_dataset(args.data or cfg.data)
+        if list(ds.input_shape) != list(meta["input_shape"]):
+            raise ValueError(f"--data {args.data or cfg.data!r} has inputs of shape {tuple(ds.input_shape)}; "
+                             f"the run was trained on {tuple(meta['input_shape'])}")
     z = embed_array(model, ds.x, batch_size=args.batch_size)
     if args.space == "prior":
         z = build_prior(cfg).from_representation(z)
-    atomic_save_npy(out, z.numpy().astype(np.float32))
+    with user_input():
+        write_output(out, npy_bytes(z.numpy().astype(np.float32)), force=args.force, flag="--out", protected=protected)
     print(f"wrote {out} ({z.shape[0]} x {z.shape[1]}, {args.space} space)")
     return 0

@@ -4,7 +4,8 @@ A run directory knows its prior and labels: the probes are fitted on its train e
 scored on the held-out ones, the battery runs on the held-out embeddings. A bare ``.npy``
 (embeddings in the prior's space) needs ``--prior``; with ``--labels`` the probes use
 ``--train/--train-labels`` when given, else a seeded stratified 80/20 split of the one array.
-Prints a table; ``--json`` writes the full result (atomically; an existing file is replaced).
+Prints a table; ``--json`` writes the full result (atomically; an existing file is kept unless
+``--force``, and never one of the inputs or a run's own files).
 
 Example:
     $ infomatch evaluate runs/my-run --json runs/my-run/evaluation.json
@@ -14,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--train", help="training embeddings .npy for the probes (bare .npy only)")
     p.add_argument("--train-labels", dest="train_labels", help="labels of --train")
     p.add_argument("--other", help="embeddings .npy of held-out 'other' inputs for the outlier AUROC")
-    p.add_argument("--split", choices=("heldout", "train"), default="heldout",
-                   help="run embeddings the battery runs on (default heldout)")
+    p.add_argument("--split", choices=("heldout", "train"), default=None,
+                   help="run embeddings the battery runs on (default heldout; run directories only)")
     p.add_argument("--seeds", type=int, default=5, help="i.i.d. prior references per statistic (default 5)")
     p.add_argument("--knn-k", dest="knn_k", type=int, default=5, help="neighbours of the kNN probe (default 5)")
     p.add_argument("--max-n", dest="max_n", type=int, help="subsample this many rows for the battery")
     p.add_argument("--seed", type=int, default=0, help="seed of references, splits, subsampling")
     p.add_argument("--json", dest="json_out", metavar="OUT.json", help="write the result as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
 
 
 def parse_prior_params(items: list[str]) -> dict[str, Any]:
@@ -84,41 +87,57 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..metrics.runs import evaluate_arrays, evaluate_run, load_npy, write_json_atomic
+    from .._io import check_output, write_output
+    from ..errors import user_input
+    from ..metrics.runs import _jsonable, evaluate_arrays, evaluate_run, load_npy
 
-    src = Path(args.source)
-    params = parse_prior_params(args.prior_params)
-    if args.seeds < 2:
-        raise ValueError(f"--seeds must be at least 2; got {args.seeds}")
-    if args.max_n is not None and args.max_n < 10:
-        raise ValueError(f"--max-n must be at least 10; got {args.max_n}")
-    if src.is_dir():
-        for flag, value in (("--labels", args.labels), ("--train", args.train),
-                            ("--train-labels", args.train_labels), ("--other", args.other)):
-            if value:
-                raise ValueError(f"{flag} applies to a bare .npy; a run directory brings its own embeddings and labels")
-        result = evaluate_run(src, prior=args.prior, seeds=args.seeds, knn_k=args.knn_k, split=args.split,
-                              max_n=args.max_n, seed=args.seed, **params)
-    else:
+    with user_input():
+        src = Path(args.source)
+        params = parse_prior_params(args.prior_params)
+        if args.seeds < 2:
+            raise ValueError(f"--seeds must be at least 2; got {args.seeds}")
+        if args.knn_k < 1:
+            raise ValueError(f"--knn-k must be a positive integer; got {args.knn_k}")
+        if args.max_n is not None and args.max_n < 10:
+            raise ValueError(f"--max-n must be at least 10; got {args.max_n}")
         if not src.exists():
             raise FileNotFoundError(f"no run directory or .npy file at {src}")
-        if src.suffix != ".npy":
-            raise ValueError(f"RUN_OR_NPY must be a run directory or a .npy file; got {str(src)!r}")
-        if not args.prior:
-            raise ValueError("--prior is required for a bare .npy (a run directory records its own)")
-        if args.train and not args.labels:
-            raise ValueError("--train needs --labels (the evaluated array's labels) and --train-labels")
-        z = load_npy(src, "embeddings")
-        result = {"source": str(src), "kind": "npy", "split": None}
-        result.update(evaluate_arrays(
-            z, args.prior, labels=load_npy(args.labels, "--labels") if args.labels else None,
-            train=load_npy(args.train, "--train") if args.train else None,
-            train_labels=load_npy(args.train_labels, "--train-labels") if args.train_labels else None,
-            other=load_npy(args.other, "--other") if args.other else None,
-            seeds=args.seeds, knn_k=args.knn_k, max_n=args.max_n, seed=args.seed, **params))
-        result.update({"mi_estimate": None, "capacity": None, "log_batch_ceiling": None})
+        inputs = [src] + [Path(v) for v in (args.labels, args.train, args.train_labels, args.other) if v]
+        if src.is_dir():
+            inputs += [p for p in src.rglob("*") if p.is_file() and p.name != "evaluation.json"]
+        if args.json_out:
+            if not str(args.json_out).endswith(".json"):
+                raise ValueError(f"--json must be a .json file; got {args.json_out!r}")
+            check_output(args.json_out, force=args.force, flag="--json", protected=tuple(inputs))
+        if src.is_dir():
+            for flag, value in (("--labels", args.labels), ("--train", args.train),
+                                ("--train-labels", args.train_labels), ("--other", args.other)):
+                if value:
+                    raise ValueError(f"{flag} applies to a bare .npy; a run directory brings its own embeddings and labels")
+            result = evaluate_run(src, prior=args.prior, seeds=args.seeds, knn_k=args.knn_k,
+                                  split=args.split or "heldout", max_n=args.max_n, seed=args.seed, **params)
+        else:
+            if src.suffix != ".npy":
+                raise ValueError(f"RUN_OR_NPY must be a run directory or a .npy file; got {str(src)!r}")
+            if args.split is not None:
+                raise ValueError(f"--split applies to a run directory; {src} is a bare .npy (evaluate the array you mean)")
+            if not args.prior:
+                raise ValueError("--prior is required for a bare .npy (a run directory records its own)")
+            if args.train and not args.labels:
+                raise ValueError("--train needs --labels (the evaluated array's labels) and --train-labels")
+            z = load_npy(src, "embeddings")
+            result = {"source": str(src), "kind": "npy", "split": None}
+            result.update(evaluate_arrays(
+                z, args.prior, labels=load_npy(args.labels, "--labels") if args.labels else None,
+                train=load_npy(args.train, "--train") if args.train else None,
+                train_labels=load_npy(args.train_labels, "--train-labels") if args.train_labels else None,
+                other=load_npy(args.other, "--other") if args.other else None,
+                seeds=args.seeds, knn_k=args.knn_k, max_n=args.max_n, seed=args.seed, **params))
+            result.update({"mi_estimate": None, "capacity": None, "log_batch_ceiling": None})
     print(format_table(result))
     if args.json_out:
-        write_json_atomic(args.json_out, result)
+        text = json.dumps(_jsonable(result), indent=2, allow_nan=False) + "\n"
+        with user_input():
+            write_output(args.json_out, text, force=args.force, flag="--json", protected=tuple(inputs))
         print(f"wrote {args.json_out}")
     return 0

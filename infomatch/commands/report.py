@@ -30,15 +30,28 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .._io import check_output
+    from ..errors import user_input
     from ..report.html import build_report
 
-    if args.out is not None and not str(args.out).endswith((".html", ".htm")):
-        raise ValueError(f"--out must be an .html file; got {args.out!r}")
-    if args.seeds < 2:
-        raise ValueError(f"--seeds must be at least 2; got {args.seeds}")
-    if args.max_dims < 1:
-        raise ValueError(f"--max-dims must be a positive integer; got {args.max_dims}")
-    path = build_report(args.run_dir, args.out, force=args.force, sweep=args.sweep, seeds=args.seeds,
-                        max_n=args.max_n, max_dims=args.max_dims)
+    with user_input():
+        if args.out is not None and not str(args.out).endswith((".html", ".htm")):
+            raise ValueError(f"--out must be an .html file; got {args.out!r}")
+        if args.seeds < 2:
+            raise ValueError(f"--seeds must be at least 2; got {args.seeds}")
+        if args.max_dims < 1:
+            raise ValueError(f"--max-dims must be a positive integer; got {args.max_dims}")
+        run_path = Path(args.run_dir)
+        if not run_path.is_dir():
+            raise FileNotFoundError(f"run directory not found: {run_path}")
+        out = Path(args.out) if args.out is not None else run_path / "report.html"
+        inputs = [p for r in [run_path, *map(Path, args.sweep)] if r.is_dir() for p in r.rglob("*")
+                  if p.is_file() and p.resolve() != out.resolve()]
+        # an existing report is replaced only with --force (or when the new one is identical, below)
+        check_output(out, force=True, flag="--out", protected=tuple(inputs))
+        path = build_report(run_path, out, force=args.force, sweep=args.sweep, seeds=args.seeds,
+                            max_n=args.max_n, max_dims=args.max_dims)
     print(f"wrote {path}")
     return 0

@@ -5,7 +5,7 @@ Precedence: built-in defaults < ``--config file.yaml`` < command-line flags. Wit
 
 Example:
     $ infomatch train                                   # digits, Gaussian prior, ~1 minute
-    $ infomatch train --data ../shared/data/mnist --dim 32 --sigma 1.5 --batch-size 512 --precision bf16 --epochs 93
+    $ infomatch train --data data/mnist --dim 32 --sigma 1.5 --batch-size 512 --precision bf16 --epochs 93
     $ infomatch train --out runs/a --resume             # continue an interrupted run
 """
 
@@ -103,6 +103,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]
 def run(args: argparse.Namespace) -> int:
     from ..training.engine import train
 
-    cfg, out, resume = config_from_args(args)
-    train(cfg, out, resume=resume)
+    from ..errors import user_input
+
+    with user_input():
+        cfg, out, resume = config_from_args(args)
+    train(cfg, out, resume=resume, handle_sigint=True)
     return 0

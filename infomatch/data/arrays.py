@@ -10,6 +10,7 @@ array) and the labels the first of ``y, Y, labels, targets, target``. Files are 
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ Y_KEYS = ("y", "Y", "labels", "targets", "target")
 def _read(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: not a readable numpy file ({err})") from None
     if isinstance(loaded, np.ndarray):
         return loaded, None
@@ -43,7 +44,7 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         yk = next((k for k in Y_KEYS if k in keys), None)
         try:
             return loaded[xk], (None if yk is None else loaded[yk])
-        except ValueError as err:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
             raise ValueError(f"{path}: unreadable array ({err})") from None
 
 

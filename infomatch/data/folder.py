@@ -88,7 +88,8 @@ def load_image_folder(root: str | Path, image_size: tuple[int, int] | None = Non
         elif im.size != first[1]:
             raise ValueError(
                 f"{f}: size {im.size[0]}x{im.size[1]} differs from {first[0].name} "
-                f"({first[1][0]}x{first[1][1]}); pass image_size=(H, W) to resize"
+                f"({first[1][0]}x{first[1][1]}); resize the images to one size "
+                "(or load them with infomatch.data.load_dataset(path, image_size=(H, W)))"
             )
         arrays.append(np.asarray(im))
     if any(a.ndim == 3 for a in arrays):

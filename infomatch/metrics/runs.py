@@ -141,7 +141,10 @@ def load_run(path: str | Path) -> RunData:
     cfg_path = root / "config.yaml"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"not a run directory (no config.yaml): {root}")
-    config = yaml.safe_load(cfg_path.read_text()) or {}
+    try:
+        config = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{cfg_path} is not a readable YAML file: {str(exc).splitlines()[0]}") from None
     if not isinstance(config, dict):
         raise ValueError(f"config.yaml of {root} must be a mapping")
     metrics_path = root / "metrics.json"

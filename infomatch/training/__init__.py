@@ -8,11 +8,11 @@ Example:
 
 from .config import TrainConfig
 
-__all__ = ["TrainConfig", "train", "load_run"]
+__all__ = ["TrainConfig", "train", "load_model"]
 
 
 def __getattr__(name: str):  # lazy: importing the config must not import Lightning
-    if name in ("train", "load_run", "TrainResult"):
+    if name in ("train", "load_model", "TrainResult"):
         from . import engine
 
         return getattr(engine, name)

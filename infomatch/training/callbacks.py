@@ -106,6 +106,42 @@ class EpochPrinter(L.Callback):
         )
 
 
+class RNGState(L.Callback):
+    """Store the global random streams (torch, numpy, python) in every checkpoint and restore them.
+
+    The views and the injected noise draw from torch's global RNG; Lightning's checkpoint
+    restores weights, optimizer and loop counters but not that stream, so without this a resumed
+    run sees other augmentations and noise than the uninterrupted one. Saved at the epoch-end
+    checkpoint, restored before the next epoch: the resumed run then continues bitwise like the
+    uninterrupted one (CPU, float32). Plain tensors and lists only (``weights_only`` loading).
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        import random
+
+        import numpy as np
+
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        py_version, py_state, py_gauss = random.getstate()
+        return {
+            "torch": torch.get_rng_state(),
+            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype("int64")), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached": float(cached)},
+            "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import random
+
+        import numpy as np
+
+        torch.set_rng_state(state["torch"])
+        n = state["numpy"]
+        np.random.set_state((n["kind"], n["keys"].numpy().astype("uint32"), n["pos"], n["has_gauss"], n["cached"]))
+        p = state["python"]
+        random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints written through a temporary file and a rename; loaded with weights_only=True."""
 

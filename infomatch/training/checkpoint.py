@@ -35,8 +35,15 @@ class UnsafeCheckpointError(ValueError):
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     """Load a Lightning/PyTorch checkpoint without executing pickled code."""
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"checkpoint {p} is a directory; expected a .ckpt file")
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint not found: {p}")
+    with p.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+        what = "empty" if not magic else "not a PyTorch checkpoint (no zip archive inside)"
+        raise ValueError(f"checkpoint {p} is {what}")
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -44,7 +51,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
         raise UnsafeCheckpointError(
             f"refusing to load checkpoint {p}: it holds objects that weights_only loading does not allow ({first})"
         ) from None
-    except (RuntimeError, EOFError, OSError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ValueError(f"checkpoint {p} cannot be read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 

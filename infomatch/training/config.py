@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class TrainConfig:
             raise ValueError(f"data must be a dataset name or path; got {self.data!r}")
         check_probability("held_out", self.held_out)
         _check_int("split_seed", self.split_seed)
+        _check_seed("split_seed", self.split_seed)
         check_choice("encoder", self.encoder, ENCODERS)
         check_positive_int("dim", self.dim)
         check_choice("prior", self.prior, PRIORS)
@@ -113,6 +115,7 @@ class TrainConfig:
         check_positive("lr", self.lr)
         check_nonnegative("weight_decay", self.weight_decay)
         _check_int("seed", self.seed)
+        _check_seed("seed", self.seed)
         check_choice("precision", str(self.precision), PRECISIONS)
         if not isinstance(self.compile, bool):
             raise ValueError(f"compile must be true or false; got {self.compile!r}")
@@ -180,10 +183,14 @@ class TrainConfig:
     def from_yaml(cls, path: str | Path, *, base: TrainConfig | None = None) -> TrainConfig:
         """Read a YAML config file (safe loader only)."""
         p = Path(path)
+        if p.is_dir():
+            raise ValueError(f"config file {p} is a directory; expected a YAML file")
         if not p.is_file():
             raise FileNotFoundError(f"config file not found: {p}")
         try:
-            values = yaml.safe_load(p.read_text()) or {}
+            values = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise ValueError(f"config file {p} is not UTF-8 text (a binary file?)") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
         return cls.from_dict(values, base=base)
@@ -198,14 +205,36 @@ def _check_int(name: str, value: Any) -> int:
     return value
 
 
+def _check_seed(name: str, value: int) -> None:
+    if not 0 <= value < 2**32:
+        raise ValueError(f"{name} must be an integer in [0, 2**32); got {value!r}")
+
+
 _FLOATS = {"held_out", "sigma", "eps", "max_time", "lr", "weight_decay"}
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def number_or_text(value: Any) -> Any:
+    """A string that spells a number becomes that number: YAML 1.1 reads ``3e-4`` (no dot) as a string.
+
+    Example:
+        >>> number_or_text("3e-4"), number_or_text("5"), number_or_text("gaussian")
+        (0.0003, 5, 'gaussian')
+    """
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        text = value.strip()
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    return value
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     """Turn YAML ints into floats where a float is expected (``lr: 1`` is fine)."""
     out = dict(values)
+    for key in ("prior_params", "critic_params"):
+        if isinstance(out.get(key), dict):
+            out[key] = {k: number_or_text(v) for k, v in out[key].items()}
     for key in _FLOATS:
-        v = out.get(key)
+        out[key] = v = number_or_text(out.get(key))
         if isinstance(v, int) and not isinstance(v, bool):
             out[key] = float(v)
         if isinstance(v, float) and not math.isfinite(v):

@@ -9,10 +9,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ import numpy as np
 import torch
 
 from .._io import atomic_write_text
+from ..errors import InputError, RunBusyError, RunInterrupted, user_input
 from ..data import ArrayDataset, load_dataset, split_indices
 from ..distributed import local_only
 from .checkpoint import load_weights, save_weights
@@ -33,7 +38,7 @@ from .components import (
     recalibrate_normalization,
 )
 from .config import TrainConfig
-from .rundir import RunDir, atomic_save_npy, environment
+from .rundir import RunDir, RunLock, atomic_save_npy, environment
 
 
 @dataclass
@@ -45,15 +50,30 @@ class TrainResult:
     metrics: dict[str, Any]
 
 
-class RunExistsError(ValueError):
+class RunExistsError(InputError):
     """The output directory already holds a different run (or a run and no ``--resume``)."""
 
 
-def prepare_run_dir(cfg: TrainConfig, out: str | Path, *, resume: bool) -> RunDir:
-    """Check that ``out`` may receive this run; never modifies an existing run on failure."""
+# The widest representation accepted: beyond it the embeddings alone run to gigabytes and no
+# batch that fits in memory gives the contrastive bound enough negatives to shape it.
+MAX_DIM = 4096
+# Inputs beyond this magnitude overflow float32 statistics in the encoder and the normalization.
+MAX_ABS_INPUT = 1e8
+
+
+def prepare_run_dir(cfg: TrainConfig, out: str | Path, *, resume: bool, locked: bool = False) -> RunDir:
+    """Check that ``out`` may receive this run; reads only, writes nothing.
+
+    A directory whose run never reached a checkpoint (it failed or was stopped before its first
+    epoch ended) may be started again; one that holds a checkpoint needs ``--resume``.
+    """
     run = RunDir(out)
     if run.path.exists() and not run.path.is_dir():
         raise RunExistsError(f"--out {run.path} exists and is not a directory")
+    holder = run.lock_holder() if run.path.is_dir() and not locked else None
+    if holder is not None:
+        raise RunBusyError(f"--out {run.path} is in use by another training (pid {holder if holder > 0 else '?'}); "
+                           "wait for it to end or choose another --out")
     if resume:
         if not run.is_run():
             raise RunExistsError(f"--resume: {run.path} holds no run to resume (no config.yaml)")
@@ -61,14 +81,31 @@ def prepare_run_dir(cfg: TrainConfig, out: str | Path, *, resume: bool) -> RunDi
         if _resume_key(stored) != _resume_key(cfg.resolved()):
             diff = [k for k, v in stored.to_dict().items() if cfg.resolved().to_dict()[k] != v and k not in _RESUMABLE]
             raise RunExistsError(f"--resume: {run.path} holds a run with a different config (differs in: {', '.join(diff)})")
-        if not run.last_checkpoint.is_file():
-            raise RunExistsError(f"--resume: {run.path} has no checkpoint yet ({run.last_checkpoint} missing)")
+        if run.status() == "finished":
+            done = _epochs_completed(run)
+            if done is not None and cfg.epochs <= done:
+                raise RunExistsError(f"--resume: {run.path} has finished its {done} epochs; pass a larger --epochs to train it further")
         return run
-    if run.path.is_dir() and any(run.path.iterdir()):
+    if run.entries():
         if run.is_run():
+            if _restartable(run):
+                return run
             raise RunExistsError(f"--out {run.path} already holds a run; pass --resume to continue it or choose another --out")
         raise RunExistsError(f"--out {run.path} exists and is not empty; choose a new or empty directory")
     return run
+
+
+def _restartable(run: RunDir) -> bool:
+    """A run that holds no trained state: no checkpoint, no weights, not finished."""
+    return not run.last_checkpoint.exists() and not run.weights.exists() and run.status() != "finished"
+
+
+def _epochs_completed(run: RunDir) -> int | None:
+    try:
+        value = run.read_json("metrics.json").get("epochs_completed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, (int, float)) else None
 
 
 # Options that may change on resume (how long, how loud, on what hardware) without making it
@@ -99,54 +136,198 @@ def _progress_mode(cfg: TrainConfig) -> str:
     return "bar" if sys.stderr.isatty() else "epoch"
 
 
+def check_hardware(cfg: TrainConfig) -> None:
+    """Refuse hardware options this machine cannot honour (before Lightning tries, or hangs)."""
+    import importlib.util
+    import os
+
+    if cfg.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"accelerator {cfg.accelerator!r}: no CUDA GPU is available here (use --accelerator cpu or auto)")
+    if cfg.accelerator == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError("accelerator 'mps': Apple's MPS backend is not available here (use --accelerator cpu or auto)")
+    if cfg.num_nodes > 1 and not any(os.environ.get(k) for k in ("WORLD_SIZE", "SLURM_NTASKS", "SLURM_JOB_NUM_NODES")):
+        raise ValueError(f"num_nodes {cfg.num_nodes}: a multi-node run must be started on every node by torchrun or "
+                         "SLURM (WORLD_SIZE / SLURM_NTASKS are not set); on one machine use --devices")
+    if cfg.tensorboard and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+        raise ValueError("tensorboard: the optional package 'tensorboard' is not installed (pip install tensorboard)")
+
+
+def check_data(ds: ArrayDataset, cfg: TrainConfig) -> None:
+    """Refuse data no encoder can learn from: too few rows, every input identical, huge values."""
+    n = len(ds.x)
+    if n < 4:
+        raise ValueError(f"data {cfg.data!r} has {n} example{'s' if n != 1 else ''}; training needs at least 4 "
+                         "(a training batch of 2 and a held-out batch of 2)")
+    flat = ds.x.reshape(n, -1)
+    if bool((flat.amax(0) == flat.amin(0)).all()):
+        raise ValueError(f"data {cfg.data!r}: all {n} inputs are identical; there is nothing to learn")
+    peak = float(flat.abs().max())
+    if not peak < MAX_ABS_INPUT:
+        raise ValueError(f"data {cfg.data!r}: inputs reach |x| = {peak:.3g}; rescale them (e.g. standardize) "
+                         f"below {MAX_ABS_INPUT:.0e}")
+
+
+@dataclass
+class RunPlan:
+    """Everything a run needs, built and checked in memory before the run directory is touched."""
+
+    cfg: TrainConfig
+    run: RunDir
+    resume: bool
+    dataset: ArrayDataset
+    train_idx: np.ndarray
+    held_idx: np.ndarray
+    module: Any
+    info: dict[str, Any]
+    lead: bool
+
+
+def plan_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
+             dataset: ArrayDataset | None = None) -> RunPlan:
+    """Validate everything a run depends on and build its components; writes nothing.
+
+    Config, hardware, the output directory, the data, the split, the views, the encoder, the
+    NINE head (prior, critic, bound) and, for ``resume``, the checkpoint and the stored split:
+    a run that would fail on any of them fails here, naming the problem, with nothing written.
+    With ``resume`` and no checkpoint yet (stopped during its first epoch) the run starts over.
+    """
+    from .module import NINEModule
+
+    with user_input():
+        cfg = cfg.resolved()
+        if cfg.dim > MAX_DIM:
+            raise ValueError(f"dim must be at most {MAX_DIM}; got {cfg.dim}")
+        check_hardware(cfg)
+        lead = _launch_rank(cfg) == 0
+        run = prepare_run_dir(cfg, out, resume=resume) if lead else RunDir(out)
+        ds = dataset if dataset is not None else load_dataset(cfg.data)
+        check_data(ds, cfg)
+        train_idx, held_idx = split_indices(len(ds), held_out=cfg.held_out, seed=cfg.split_seed)
+        if len(held_idx) < 2 or len(train_idx) < cfg.batch_size:
+            raise ValueError(
+                f"batch_size must not exceed the {len(train_idx)} training examples of {cfg.data!r} "
+                f"(held out: {len(held_idx)}, needs at least 2); got {cfg.batch_size}"
+            )
+        resume = resume and run.last_checkpoint.exists()
+        if resume and lead:
+            from .checkpoint import load_checkpoint
+
+            ckpt = load_checkpoint(run.last_checkpoint)
+            if "state_dict" not in ckpt or "loops" not in ckpt:
+                raise ValueError(f"checkpoint {run.last_checkpoint} is not a training checkpoint of infomatch")
+            stored_train, stored_held = run.load_split()
+            if not (np.array_equal(stored_train, train_idx) and np.array_equal(stored_held, held_idx)):
+                raise RunExistsError(f"--resume: the data {cfg.data!r} no longer gives the split stored in {run.path}")
+        import lightning as L
+
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        module = NINEModule(cfg.to_dict(), ds.input_shape, ds.kind)
+        info = describe(cfg, module.nine, cfg.batch_size)
+    return RunPlan(cfg, run, resume, ds, train_idx, held_idx, module, info, lead)
+
+
+@contextlib.contextmanager
+def _sigint_stops_run(enabled: bool) -> Iterator[None]:
+    """While training, Ctrl-C raises :class:`RunInterrupted` (Lightning's handler would exit 1)."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        raise RunInterrupted("SIGINT")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: ArrayDataset | None = None,
-          log: Any = None) -> TrainResult:
-    """Train on ``cfg.data`` (or ``dataset``) and fill the run directory ``out``."""
+          log: Any = None, handle_sigint: bool = False) -> TrainResult:
+    """Train on ``cfg.data`` (or ``dataset``) and fill the run directory ``out``.
+
+    Everything is validated first (:func:`plan_run`); only then is ``out`` created and locked
+    for the life of the run (a second training into it fails at once). With ``handle_sigint``
+    (the CLI), Ctrl-C stops the run, marks it ``interrupted`` and raises
+    :class:`~infomatch.errors.RunInterrupted`; its last epoch-end checkpoint stays, and
+    ``resume=True`` continues it exactly as the uninterrupted run would have gone on.
+    """
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    _quiet_lightning()
+    with _sigint_stops_run(handle_sigint):
+        try:
+            plan = plan_run(cfg, out, resume=resume, dataset=dataset)
+        except RunInterrupted:
+            raise RunInterrupted(f"before the run started; nothing was written to {out}") from None
+        if not plan.lead:
+            return _fit(plan, lambda msg: None)
+        run = plan.run
+        created = not run.path.exists()
+        run.path.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(run.path)
+        try:
+            lock.acquire()
+            # again, now that no other process can write here
+            prepare_run_dir(plan.cfg, run.path, resume=resume, locked=True)
+        except InputError:
+            lock.release()
+            if created:
+                _remove_if_empty(run.path)
+            raise
+        try:
+            try:
+                _start_files(plan)
+                result = _fit(plan, say)
+            except RunInterrupted:
+                run.update_json("run.json", status="interrupted", interrupted=time.time())
+                kept = "its last epoch-end checkpoint is kept" if run.last_checkpoint.exists() else \
+                    "it had not finished an epoch, so it starts over"
+                raise RunInterrupted(f"run {run.path} stopped ({kept}); continue it with: "
+                                     f"infomatch train --out {run.path} --resume") from None
+            except BaseException:
+                run.update_json("run.json", status="failed", failed=time.time())
+                raise
+        finally:
+            lock.release()
+    return result
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        (path / ".lock").unlink()
+        path.rmdir()
+
+
+def _start_files(plan: RunPlan) -> None:
+    """Write the run's config, split and status (a fresh start), or mark a resumed run running."""
+    run, cfg = plan.run, plan.cfg
+    if plan.resume:
+        # the stored config keeps the original duration unless this call changed it
+        atomic_write_text(run.config, cfg.to_yaml())
+        run.update_json("run.json", status="running", resumed=time.time())
+        return
+    atomic_write_text(run.config, cfg.to_yaml())
+    run.save_split(plan.train_idx, plan.held_idx, seed=cfg.split_seed, held_out=cfg.held_out)
+    for stale in (run.path / "metrics.json", run.metrics_csv):  # from an attempt that never reached a checkpoint
+        stale.unlink(missing_ok=True)
+    run.write_json("run.json", {"seed": cfg.seed, "status": "running", "started": time.time(),
+                                "command": sys.argv, **environment()})
+
+
+def _fit(plan: RunPlan, say: Any) -> TrainResult:
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
-    from .callbacks import AtomicCheckpointIO, EpochMetricsCSV, EpochPrinter
-    from .module import NINEModule
+    from .callbacks import AtomicCheckpointIO, EpochMetricsCSV, EpochPrinter, RNGState
     from .sampler import batch_loader
 
-    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    _quiet_lightning()
-    cfg = cfg.resolved()
-    # several processes: only rank 0 checks and writes the run directory (Lightning relaunches
-    # this command for the other local ranks; torchrun and SLURM start every rank with it)
-    lead = _launch_rank(cfg) == 0
-    if not lead:
-        say = lambda msg: None  # noqa: E731
-    run = prepare_run_dir(cfg, out, resume=resume) if lead else RunDir(out)
+    cfg, run, ds, module, info = plan.cfg, plan.run, plan.dataset, plan.module, plan.info
+    train_idx, held_idx = plan.train_idx, plan.held_idx
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    ds = dataset if dataset is not None else load_dataset(cfg.data)
-    train_idx, held_idx = split_indices(len(ds), held_out=cfg.held_out, seed=cfg.split_seed)
-    if len(held_idx) < 2 or len(train_idx) < cfg.batch_size:
-        raise ValueError(
-            f"batch_size must not exceed the {len(train_idx)} training examples of {cfg.data!r} "
-            f"(held out: {len(held_idx)}); got {cfg.batch_size}"
-        )
-
-    if lead:
-        run.path.mkdir(parents=True, exist_ok=True)
-    if lead and not resume:
-        atomic_write_text(run.config, cfg.to_yaml())
-        run.save_split(train_idx, held_idx, seed=cfg.split_seed, held_out=cfg.held_out)
-        run.write_json("run.json", {"seed": cfg.seed, "status": "running", "started": time.time(),
-                                    "command": sys.argv, **environment()})
-    elif lead:
-        stored_train, stored_held = run.load_split()
-        if not (np.array_equal(stored_train, train_idx) and np.array_equal(stored_held, held_idx)):
-            raise RunExistsError(f"--resume: the data {cfg.data!r} no longer gives the split stored in {run.path}")
-        # the stored config keeps the original duration unless this call changed it
-        atomic_write_text(run.config, cfg.to_yaml())
-        run.update_json("run.json", status="running", resumed=time.time())
-
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    module = NINEModule(cfg.to_dict(), ds.input_shape, ds.kind)
-    info = describe(cfg, module.nine, cfg.batch_size)
     if not info["capacity_below_ceiling"]:
         say(f"warning: capacity {info['capacity']:.3f} nats >= log(batch_size) = {info['log_batch_ceiling']:.3f}: "
             "the bound cannot pull the representation towards the prior; raise sigma/eps, lower dim or raise batch_size")
@@ -156,6 +337,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
         ModelCheckpoint(dirpath=run.checkpoints, filename="best", monitor="val_mi", mode="max",
                         save_last=True, save_top_k=1, enable_version_counter=False),
         EpochMetricsCSV(run.metrics_csv),
+        RNGState(),
     ]
     if progress == "epoch":
         callbacks.append(EpochPrinter(every=max(1, cfg.epochs // 10)))
@@ -185,7 +367,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
     )
     x_train, x_held = ds.x[torch.as_tensor(train_idx)], ds.x[torch.as_tensor(held_idx)]
     rank, world = trainer.global_rank, trainer.world_size
-    if (rank == 0) != lead:  # pragma: no cover - Lightning assigned another rank than the probe
+    if (rank == 0) != plan.lead:  # pragma: no cover - Lightning assigned another rank than the probe
         raise RuntimeError(f"process rank {rank} differs from the rank found before training")
     val_batch = min(cfg.batch_size, len(held_idx)) // world * world
     train_loader = batch_loader(x_train, cfg.batch_size, cfg.seed, rank=rank, world_size=world)
@@ -197,7 +379,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
         warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
         # NINE's loss and MI are already global-batch values, identical on every rank
         warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
-        trainer.fit(module, train_loader, val_loader, ckpt_path=str(run.last_checkpoint) if resume else None)
+        trainer.fit(module, train_loader, val_loader, ckpt_path=str(run.last_checkpoint) if plan.resume else None)
 
     if not trainer.is_global_zero:
         return TrainResult(run.path, module.embedder, {})
@@ -209,16 +391,23 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
     say(f"run directory: {run.path}")
     say(f"  checkpoints: {run.checkpoints}/{{last,best}}.ckpt, weights: {run.weights.name}, encoder export: {run.encoder_export.name}")
     say(f"  embeddings:  {run.embeddings}/heldout.npy ({len(held_idx)} x {cfg.dim}), train.npy ({len(train_idx)} x {cfg.dim})")
-    summary = f"  metrics:     {run.path / 'metrics.json'}: MI {metrics['mi_estimate']:.3f} / capacity {metrics['capacity']:.3f} nats"
+    summary = (f"  metrics:     {run.path / 'metrics.json'}: MI {_fmt(metrics['mi_estimate'])} / "
+               f"capacity {_fmt(metrics['capacity'])} nats")
     if metrics.get("linear_probe_accuracy") is not None:
         summary += f", linear probe {metrics['linear_probe_accuracy']:.3f}"
     say(summary)
     return TrainResult(run.path, model, metrics)
 
 
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _quiet_lightning() -> None:
     """Keep Lightning's start-up banners (accelerator lines, tips) out of the user's terminal."""
     import logging
+
+    import lightning  # noqa: F401 - its import sets the log levels this function then lowers
 
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -334,8 +523,17 @@ class _Clean(torch.nn.Module):
         return s
 
 
-def load_run(path: str | Path) -> tuple[TrainConfig, Embedder, dict[str, Any]]:
-    """Rebuild the trained model of a run directory (or a ``.safetensors`` weights file)."""
+def load_model(path: str | Path) -> tuple[TrainConfig, Embedder, dict[str, Any]]:
+    """Rebuild the trained model of a run directory (or a ``.safetensors`` weights file).
+
+    Returns ``(config, embedder, meta)``. (:func:`infomatch.metrics.load_run` reads a run's
+    files for evaluation instead.)
+
+    Example:
+        >>> cfg, model, meta = load_model("runs/my-run")  # doctest: +SKIP
+        >>> model(x).shape  # doctest: +SKIP
+        torch.Size([100, 8])
+    """
     p = Path(path)
     weights = p / "model.safetensors" if p.is_dir() else p
     if p.is_dir() and not weights.is_file():
@@ -349,6 +547,10 @@ def load_run(path: str | Path) -> tuple[TrainConfig, Embedder, dict[str, Any]]:
     model.load_state_dict(state)
     model.eval()
     return cfg, model, meta
+
+
+# the former name of load_model, kept so that code written against it keeps working
+load_run = load_model
 
 
 def load_checkpoint_model(ckpt: str | Path) -> tuple[TrainConfig, Embedder, dict[str, Any]]:

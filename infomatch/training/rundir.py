@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import platform
 import sys
 import time
@@ -35,14 +37,22 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_text
+from ..errors import RunBusyError
+
+LOCK_NAME = ".lock"
 
 PACKAGES = ("infomatch", "torch", "lightning", "numpy", "scipy", "scikit-learn", "kornia", "matplotlib", "zuko", "safetensors")
 
 
-def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
+def npy_bytes(array: np.ndarray) -> bytes:
+    """The ``.npy`` file contents of ``array`` (no pickle)."""
     buf = io.BytesIO()
     np.save(buf, np.asarray(array), allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
+    atomic_write_bytes(path, npy_bytes(array))
 
 
 def package_versions() -> dict[str, str | None]:
@@ -108,12 +118,33 @@ class RunDir:
     def metrics_csv(self) -> Path:
         return self.path / "metrics.csv"
 
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK_NAME
+
     def is_run(self) -> bool:
         return self.config.is_file()
 
+    def entries(self) -> list[Path]:
+        """What the directory holds, the lock file aside."""
+        return [p for p in self.path.iterdir() if p.name != LOCK_NAME] if self.path.is_dir() else []
+
+    def status(self) -> str | None:
+        """``running`` / ``interrupted`` / ``failed`` / ``finished`` from ``run.json`` (None if unreadable)."""
+        try:
+            return str(self.read_json("run.json").get("status"))
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def lock_holder(self) -> int | None:
+        """The pid of the process training in this directory now, or None."""
+        return RunLock(self.path).holder()
+
     # io
     def write_json(self, name: str, payload: dict[str, Any]) -> None:
-        atomic_write_text(self.path / name, json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n")
+        """Atomic, strict JSON: a non-finite float (an infinite capacity at sigma 0) is stored as null."""
+        text = json.dumps(_finite(payload), indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+        atomic_write_text(self.path / name, text + "\n")
 
     def read_json(self, name: str) -> dict[str, Any]:
         return json.loads((self.path / name).read_text())
@@ -140,6 +171,80 @@ class RunDir:
         return load_split(self.split)
 
 
+class RunLock:
+    """An exclusive lock on a run directory for the life of a training (``flock`` on ``.lock``).
+
+    The kernel releases it when the process ends, however it ends (``kill -9`` included), so a
+    stale lock file never blocks a later run. A second training into the same directory fails
+    at once with :class:`~infomatch.errors.RunBusyError`.
+
+    Example:
+        >>> import tempfile
+        >>> with RunLock(tempfile.mkdtemp()) as lock:
+        ...     lock.holder() == os.getpid()
+        True
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.file = self.path / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        import fcntl
+
+        fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            pid = _read_pid(self.file)
+            raise RunBusyError(f"--out {self.path} is in use by another training (pid {pid if pid else '?'}); "
+                               "wait for it to end or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+    def holder(self) -> int | None:
+        """pid of the holder (this process included), or None when nobody holds the lock."""
+        if self._fd is not None:
+            return os.getpid()
+        if not self.file.is_file():
+            return None
+        import fcntl
+
+        try:
+            fd = os.open(self.file, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _read_pid(self.file) or -1
+        finally:
+            os.close(fd)
+        return None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
 def default_run_path(root: str | Path, data: str, prior: str) -> Path:
     """A new, unused directory name under ``root`` such as ``runs/20261122-093000-digits-gaussian``."""
     stem = Path(data).name.replace(".", "_") or "data"
@@ -149,6 +254,16 @@ def default_run_path(root: str | Path, data: str, prior: str) -> Path:
         k += 1
         path = base.with_name(f"{base.name}-{k}")
     return path
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)) and not math.isfinite(float(obj)):
+        return None
+    return obj
 
 
 def _json_default(obj: Any) -> Any:
