@@ -86,6 +86,13 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]
     if resume:
         if out is None:
             raise ValueError("--resume needs --out RUN_DIR (the run to continue)")
+        from ..errors import RunBusyError
+        from ..training.rundir import RunDir
+
+        holder = RunDir(out).lock_holder()
+        if holder is not None:
+            raise RunBusyError(f"--out {out} is in use by another training (pid {holder if holder > 0 else '?'}); "
+                               "wait for it to end or choose another --out")
         stored = Path(out) / "config.yaml"
         if not stored.is_file():
             raise ValueError(f"--resume: {out} holds no run to resume (no config.yaml)")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,13 @@ def load_npy(path: str | Path, name: str = "array") -> np.ndarray:
     if not p.is_file():
         raise FileNotFoundError(f"{name} file not found: {p}")
     try:
-        return np.load(p, allow_pickle=False)
-    except ValueError as exc:
+        loaded = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{name} must be a numeric .npy file (no pickled objects): {p}: {exc}") from exc
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise ValueError(f"{name} must be a .npy file holding one array; {p} is an .npz archive")
+    return loaded
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
