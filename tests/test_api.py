@@ -57,11 +57,14 @@ def test_sample_follows_the_prior(fitted) -> None:
 
 def test_errors(fitted) -> None:
     model, _, _ = fitted
+    # scikit-learn convention: the constructor stores, fit validates (before any training)
     with pytest.raises(ValueError, match="dim"):
-        NINEEstimator(dim=0)
+        NINEEstimator(dim=0).fit(np.zeros((3, 12)))
     with pytest.raises(ValueError, match="sigma"):
-        NINEEstimator(sigma=-1.0)
-    with pytest.raises(ValueError, match="not fitted"):
+        NINEEstimator(sigma=-1.0).fit(np.zeros((3, 12)))
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted"):
         NINEEstimator().transform(np.zeros((3, 12)))
     with pytest.raises(ValueError, match="shape"):
         model.transform(np.zeros((3, 7), dtype=np.float32))
