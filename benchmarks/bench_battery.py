@@ -4,9 +4,9 @@ Usage::
 
     python benchmarks/bench_battery.py [--repeats 3] [--markdown BENCHMARKS.md] [--json out.json]
 
-The acceptance target (issue 5) is n = 10,000, d = 64 in <= 3 s on 2 cores, cold.
+The target is n = 10,000, d = 64 in <= 3 s on 2 cores, cold.
 ``--markdown`` rewrites the speed table between markers inside the section
-"DM battery speed (issue 5)" of that file.
+"DM battery speed" of that file.
 """
 
 from __future__ import annotations

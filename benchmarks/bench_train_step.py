@@ -22,7 +22,7 @@ from infomatch.data import load_dataset, make_views
 from infomatch.encoders import make_encoder
 from infomatch.model import NINE
 
-MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+MNIST = Path(os.environ.get("INFOMATCH_MNIST_DIR", "data/mnist"))  # the MNIST IDX files
 
 
 def _step_fn(encoder, nine, views, opt, bf16: bool):

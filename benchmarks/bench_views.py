@@ -34,7 +34,7 @@ from infomatch._io import atomic_write_text  # noqa: E402
 from infomatch.data import load_dataset, make_views  # noqa: E402
 from infomatch.encoders import make_encoder  # noqa: E402
 
-DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+DEFAULT_MNIST = Path(os.environ.get("INFOMATCH_MNIST_DIR", "data/mnist"))  # the MNIST IDX files
 
 
 def median_ms(fn, repeats: int) -> tuple[float, list[float]]:

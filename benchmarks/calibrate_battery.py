@@ -18,7 +18,7 @@ reference seeds. Usage::
     python benchmarks/calibrate_battery.py --seeds 20 --markdown BENCHMARKS.md --json calib.json
 
 ``--markdown`` rewrites the calibration table between markers inside the section
-"DM battery speed (issue 5)" of that file (other sections are left alone).
+"DM battery speed" of that file (other sections are left alone).
 """
 
 from __future__ import annotations
@@ -136,17 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-SECTION = "## DM battery speed (issue 5)"
+SECTION = "## DM battery speed"
 
 
 
 
 def update_markdown_block(path: Path, tag: str, title: str, table: str) -> None:
-    """Replace the ``tag`` block of this issue's section in ``path`` (create section/block if missing).
+    """Replace the ``tag`` block of the battery section in ``path`` (create section/block if missing).
 
     Other sections of the file (written by other benchmarks) are left untouched.
     """
-    begin, end = f"<!-- issue5:{tag}:begin -->", f"<!-- issue5:{tag}:end -->"
+    begin, end = f"<!-- battery:{tag}:begin -->", f"<!-- battery:{tag}:end -->"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     block = f"{begin}\n{title}\n\n{table}\n{end}"
     if begin in text and end in text:

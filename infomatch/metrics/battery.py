@@ -31,7 +31,7 @@ them pass. How a statistic decides depends on its ``kind``:
   approximation rejected 1.5-2 times too often at the far tail in our null simulations).
 
 Five references estimate a 99th percentile badly, which is why only the sliced W2 relies on
-them for its verdict (calibration table in BENCHMARKS.md, section "DM battery speed (issue 5)").
+them for its verdict (calibration table in BENCHMARKS.md, section "DM battery speed").
 
 Example:
     >>> import numpy as np
