@@ -292,8 +292,8 @@ def test_numeric_strings_are_numbers(tmp_path: Path) -> None:
     cfg_file.write_text("lr: 3e-4\nweight_decay: 1e-5\ncritic_params:\n  temperature: 1e-3\n")
     cfg = TrainConfig.from_yaml(cfg_file)
     assert cfg.lr == 3e-4 and cfg.weight_decay == 1e-5 and cfg.critic_params == {"temperature": 1e-3}
-    from infomatch.commands.train import config_from_args
     from infomatch.cli import build_parser
+    from infomatch.commands.train import config_from_args
 
     args = build_parser().parse_args(["train", "--critic-param", "temperature=1e-3", "--out", str(tmp_path / "r")])
     assert config_from_args(args)[0].critic_params == {"temperature": 1e-3}

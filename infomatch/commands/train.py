@@ -108,9 +108,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.engine import train
-
     from ..errors import user_input
+    from ..training.engine import train
 
     with user_input():
         cfg, out, resume = config_from_args(args)

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from .._io import atomic_write_text
-from ..errors import InputError, RunBusyError, RunInterrupted, user_input
 from ..data import ArrayDataset, load_dataset, split_indices
 from ..distributed import local_only
+from ..errors import InputError, RunBusyError, RunInterrupted, user_input
 from .checkpoint import load_weights, save_weights
 from .components import (
     Embedder,
