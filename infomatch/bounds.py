@@ -37,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -188,14 +189,45 @@ class BoundOutput(NamedTuple):
     mi: Tensor
 
 
+Gather = Callable[[Tensor], Tensor]
+
+
 class Bound(nn.Module):
-    """A bound as a module: ``forward(scores, offset=0) -> BoundOutput(loss, mi)``."""
+    """A bound as a module: ``forward(scores, offset=0) -> BoundOutput(loss, mi)``.
+
+    :meth:`combine_ranks` says how the bound of a global batch split over several processes is
+    put together from each rank's rows; :func:`infomatch.distributed.global_bound` calls it, so
+    a new bound brings its own combination and nothing else changes.
+    """
 
     name: str = ""
 
     def ceiling(self, batch_size: int) -> float | None:
         """Largest value the estimate can take with ``batch_size`` columns; ``None`` if none."""
         return None
+
+    def combine_ranks(self, scores: Tensor, offset: int, gather: Gather) -> BoundOutput:
+        """The bound of the global batch from this rank's rows ``(B_local, B_global)`` of its scores.
+
+        ``gather`` is an autograd-aware all-gather along the first axis (every rank calls this
+        method in the same order). Returns ``loss`` with the *value* of the global loss and the
+        *gradient* of this rank's share, and the global ``mi`` (identical on every rank).
+
+        The default holds for bounds that are means over rows (InfoNCE, NWJ): the mean of the
+        ranks' values is the global value.
+
+        Example:
+            >>> import torch
+            >>> s = torch.randn(4, 4)
+            >>> out = InfoNCEBound().combine_ranks(s, 0, lambda t: t)   # one rank
+            >>> bool(out.mi == InfoNCEBound()(s).mi)
+            True
+        """
+        loss, mi = self(scores, offset)
+        with torch.no_grad():
+            parts = gather(torch.stack([loss.detach(), mi.to(loss.dtype)]).unsqueeze(0))  # (W, 2)
+            value, mi_global = parts[:, 0].mean(), parts[:, 1].mean()
+        return BoundOutput(loss + (value - loss.detach()), mi_global.to(mi.dtype))
 
     def forward(self, scores: Tensor, offset: int = 0) -> BoundOutput:  # pragma: no cover
         raise NotImplementedError
@@ -241,6 +273,21 @@ class JSDBound(Bound):
             mi = jsd(scores.detach(), offset)
         return BoundOutput(loss, mi)
 
+    def combine_ranks(self, scores: Tensor, offset: int, gather: Gather) -> BoundOutput:
+        """The loss is a mean over rows; the reported DV estimate needs the log-mean-exp of the
+        negatives over all ranks (combined from each rank's logsumexp)."""
+        loss, local_mi = self(scores, offset)
+        checked, offset = _check_scores(scores, offset)
+        b, n = checked.shape
+        with torch.no_grad():
+            pos = _positives(checked, offset).mean()
+            lse = torch.logsumexp(checked.masked_fill(~_negative_mask(checked, offset), -math.inf).reshape(-1), dim=0)
+            parts = gather(torch.stack([loss.detach().to(pos.dtype), pos, lse]).unsqueeze(0))  # (W, 3)
+            w = parts.shape[0]
+            mi = parts[:, 1].mean() - (torch.logsumexp(parts[:, 2], dim=0) - math.log(w * b * (n - 1)))
+            value = parts[:, 0].mean().to(loss.dtype)
+        return BoundOutput(loss + (value - loss.detach()), mi.to(local_mi.dtype))
+
 
 class DVBound(Bound):
     """Donsker-Varadhan / MINE with the moving-average bias-corrected gradient.
@@ -274,6 +321,23 @@ class DVBound(Bound):
         mi = pos - log_mean
         loss = -(pos - surrogate)
         return BoundOutput(loss, mi.detach())
+
+    def combine_ranks(self, scores: Tensor, offset: int, gather: Gather) -> BoundOutput:
+        """DV/MINE with the log-mean-exp of the negatives taken over all ranks (differentiable,
+        through ``gather``); the moving average is updated with the *global* value, so
+        ``log_ema`` stays identical on every rank."""
+        scores, offset = _check_scores(scores, offset)
+        b, n = scores.shape
+        pos = _positives(scores, offset).mean()
+        neg = scores.masked_fill(~_negative_mask(scores, offset), -math.inf)
+        lse = gather(torch.logsumexp(neg.reshape(-1), dim=0).reshape(1))  # (W,)
+        log_mean = torch.logsumexp(lse, dim=0) - math.log(lse.shape[0] * b * (n - 1))
+        loss = -(pos - self.corrected(log_mean))
+        with torch.no_grad():
+            parts = gather(torch.stack([loss.detach(), pos.detach().to(loss.dtype)]).unsqueeze(0))  # (W, 2)
+            mi = parts[:, 1].mean() - log_mean.detach().to(loss.dtype)
+            value = parts[:, 0].mean()
+        return BoundOutput(loss + (value - loss.detach()), mi)
 
     def corrected(self, log_mean: Tensor) -> Tensor:
         """Update the moving average with ``log_mean`` (training mode) and return MINE's
