@@ -232,6 +232,7 @@ def _train_and_estimate(bound: str, rho: float, steps: int = 600, batch: int = 2
 TOL = {"infonce": 0.05, "jsd": 0.10, "dv": 0.10, "nwj": 0.10}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rho", RHOS)
 @pytest.mark.parametrize("bound", ["infonce", "jsd", "dv", "nwj"])
 def test_trained_critic_recovers_known_mi(bound: str, rho: float) -> None:

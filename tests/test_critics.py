@@ -87,6 +87,7 @@ def test_auto_chunk_size_follows_memory_budget() -> None:
     assert ConcatCritic(16, chunk_size=7).rows_per_chunk(2048) == 7
 
 
+@pytest.mark.slow
 def test_concat_peak_memory_is_bounded_by_the_budget() -> None:
     """Forward + backward at B = 256 in a subprocess; without chunking + checkpointing it would
     keep ~4 (B, B, 256) float32 tensors alive (256 MB); with a 16 MB budget the peak is the

@@ -205,6 +205,7 @@ def _max_diffs(ref: dict[str, Any], res: dict[str, Any]) -> dict[str, float]:
     return d
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", range(len(worker.NINE_CASES)),
                          ids=["-".join(c.values()) for c in worker.NINE_CASES])
 def test_two_processes_match_one_process(spawned: list[dict[str, Any]], case: int) -> None:
@@ -225,6 +226,7 @@ def test_two_processes_match_one_process(spawned: list[dict[str, Any]], case: in
         assert torch.equal(a, b), key
 
 
+@pytest.mark.slow
 def test_naive_data_parallel_differs(spawned: list[dict[str, Any]]) -> None:
     """Local negatives and statistics (what the gather and SyncNormalize fix) miss the reference:
     the comparison above can fail."""
@@ -234,6 +236,7 @@ def test_naive_data_parallel_differs(spawned: list[dict[str, Any]]) -> None:
     assert diffs["loss"] > 1e-3 and diffs["grad"] > 1e-2, diffs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", range(len(worker.NORM_CASES)),
                          ids=[f"{c['mode']}-m{c['momentum']}-{str(c.get('dtype', torch.float64))[6:]}"
                               for c in worker.NORM_CASES])
@@ -261,6 +264,7 @@ def test_sync_normalize_matches_one_process(spawned: list[dict[str, Any]], case:
 
 
 # ---------------------------------------------------------------- the CLI: Lightning DDP
+@pytest.mark.slow
 def test_cli_two_process_training_loads_in_one_process(tmp_path: Path) -> None:
     """``infomatch train --devices 2`` on digits finishes (rank 1 exits cleanly, no process is
     left), rank 0 alone writes the run, and a 1-process ``infomatch embed`` loads it."""

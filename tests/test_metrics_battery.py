@@ -23,6 +23,7 @@ from calibrate_battery import CALIBRATION, NEAR_MISSES, run_case  # noqa: E402
 SEEDS = 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CALIBRATION))
 @pytest.mark.parametrize("d", [4, 16])
 def test_iid_prior_samples_pass_every_family(case, d):

@@ -146,6 +146,7 @@ def test_bfloat16_views() -> None:
 # --------------------------------------------------------------------- end to end on toy data
 
 
+@pytest.mark.slow
 def test_toy_model_reaches_capacity_and_matches_the_gaussian_prior() -> None:
     """Latent s ~ U[-sqrt3, sqrt3]^8 (not Gaussian), observed through a random linear map and a
     tanh (32 features), two views with N(0, 0.05^2) jitter. NINE (Gaussian, sigma = 1, d = 8,

@@ -87,6 +87,7 @@ def test_report_contains_every_plot_and_table(built):
     assert "http://" not in text and "https://" not in text  # self-contained: nothing to fetch
 
 
+@pytest.mark.slow
 def test_report_overwrite_policy(built, capsys):
     out, runs = built
     first = out.read_bytes()

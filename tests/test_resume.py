@@ -11,6 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 EPOCHS = 24
 BATCH = 128
 N_TRAIN = 1797 - int(round(0.2 * 1797))

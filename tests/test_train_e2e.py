@@ -108,6 +108,7 @@ def test_malicious_checkpoint_is_refused(trained, tmp_path, capsys) -> None:
     assert not (tmp_path / "z.npy").exists()
 
 
+@pytest.mark.slow
 def test_compile_and_bf16_options_train(tmp_path) -> None:
     """--compile and --precision bf16 run end to end and keep the state dict plain."""
     cfg = TrainConfig(dim=4, epochs=1, batch_size=256, progress="none", compile=True, precision="bf16")
