@@ -39,6 +39,7 @@ def test_fit_accepts_a_path(tmp_path: Path) -> None:
     assert est.config_.data == str(tmp_path / "x.npy")
 
 
+@pytest.mark.slow
 def test_grid_search_over_sigma_in_a_pipeline_on_digits() -> None:
     digits = load_digits()
     rng = np.random.default_rng(0)
