@@ -120,7 +120,8 @@ def machine() -> dict[str, object]:
     }
 
 
-def run(x: torch.Tensor, modes: list[str], repeats: int, warmup: int, dim: int) -> dict[str, dict[str, object]]:
+def run(x: torch.Tensor, modes: list[str], repeats: int, warmup: int, dim: int,
+        clock: Callable[[], float] = time.perf_counter) -> dict[str, dict[str, object]]:
     """Time the modes interleaved; per mode the step times, warm-up and paired ratios."""
     steps, warm = {}, {}
     for mode in modes:
@@ -132,9 +133,9 @@ def run(x: torch.Tensor, modes: list[str], repeats: int, warmup: int, dim: int) 
     times: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(repeats):
         for mode in modes:
-            t0 = time.perf_counter()
+            t0 = clock()
             steps[mode](x)
-            times[mode].append(time.perf_counter() - t0)
+            times[mode].append(clock() - t0)
     rows: dict[str, dict[str, object]] = {}
     for mode in modes:
         t = times[mode]
@@ -156,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dim", type=int, default=32)
     ap.add_argument("--modes", default="before,fp32,auto,bf16,compile,plain")
     ap.add_argument("--mnist-dir", type=Path, default=Path(os.environ.get("INFOMATCH_MNIST_DIR", MNIST)))
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or this process's CPU time (robust to other load with --threads 1)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -169,14 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     ds = load_dataset(str(args.mnist_dir))
     x = ds.x[torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[: args.batch]]
     before = machine()
-    rows = run(x, modes, args.repeats, args.warmup, args.dim)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    rows = run(x, modes, args.repeats, args.warmup, args.dim, clock)
     after = machine()
     cpu = before["cpu"]
     print(f"CPU {cpu['model']}, torch {before['torch']} capability {cpu['capability']}, AVX512-BF16 "
           f"{cpu['avx512_bf16']}, AMX {cpu['amx']}; {args.threads} threads; load average "
           f"{before['load_average'][0]:.2f} before, {after['load_average'][0]:.2f} after")
     print(f"auto resolves to: {auto.resolved} ({auto.reason})")
-    print(f"MNIST batch {args.batch}, ConvNet d={args.dim}; median of {args.repeats} interleaved steps per mode")
+    print(f"MNIST batch {args.batch}, ConvNet d={args.dim}; median of {args.repeats} interleaved steps per mode; "
+          f"{args.clock} clock")
     print(f"{'mode':9s} {'median ms':>10s} {'min':>8s} {'max':>8s} {'warm-up s':>10s} {'before/mode':>12s} {'fp32/mode':>10s}")
     for mode, r in rows.items():
         b = f"{r['before_over_mode']:.2f}x" if "before_over_mode" in r else "-"
@@ -186,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"NINE overhead: NINE step / plain InfoNCE step = {rows['plain']['fp32_over_mode']:.3f} (median of paired ratios)")
     if args.json:
         payload = {"machine_before": before, "machine_after": after, "batch": args.batch, "dim": args.dim,
+                   "clock": args.clock,
                    "repeats": args.repeats, "auto": auto.to_dict(), "rows": rows}
         atomic_write_text(args.json, json.dumps(payload, indent=2) + "\n")
     return 0

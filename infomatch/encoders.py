@@ -59,6 +59,16 @@ class MLPEncoder(nn.Module):
         return self.net(x)
 
 
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with channels-last strides that stay channels-last also for one channel (where
+    ``x.contiguous(memory_format=torch.channels_last)`` keeps the ambiguous NCHW strides and the
+    convolution then picks NCHW)."""
+    if x.ndim != 4 or x.stride(1) == 1:
+        return x
+    b, c, h, w = x.shape
+    return x.new_empty((b, h, w, c)).permute(0, 3, 1, 2).copy_(x)
+
+
 class ConvNetEncoder(nn.Module):
     """The paper's MNIST encoder: 3 x [Conv3x3 (no padding) -> MaxPool2 -> BatchNorm2d ->
     LeakyReLU(0.01)] with 32, 64, 128 channels, then Linear(128, 128) -> LeakyReLU -> Linear(128, dim).
@@ -100,7 +110,7 @@ class ConvNetEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` -> ``(B, dim)``."""
         if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = _channels_last(x)
         return self.head(self.features(x))
 
 
