@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                 line = next((m for m in proc.stderr.splitlines() if m.startswith("precision:")), "")
                 first_lines.setdefault(name, line)
     info = machine()
-    ratios = [a / b for a, b in zip(times["default"], times["precision 32"])]
+    ratios = [a / b for a, b in zip(times["default"], times["precision 32"], strict=True)]
     print(f"CPU {info['cpu']['model']}, torch capability {info['cpu']['capability']}, "
           f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}, {args.threads} threads, "
           f"load average {info['load_average'][0]:.2f}")

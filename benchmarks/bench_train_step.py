@@ -143,7 +143,7 @@ def run(x: torch.Tensor, modes: list[str], repeats: int, warmup: int, dim: int,
                                   "max_ms": 1e3 * max(t), "warmup_s": warm[mode], "times_s": t}
         for ref in ("before", "fp32"):
             if ref in times:
-                row[f"{ref}_over_mode"] = statistics.median(a / b for a, b in zip(times[ref], t))
+                row[f"{ref}_over_mode"] = statistics.median(a / b for a, b in zip(times[ref], t, strict=True))
         rows[mode] = row
     return rows
 

@@ -115,7 +115,7 @@ def test_fused_adam_matches_foreach_adam() -> None:
             o.zero_grad()
             m(x).square().sum().backward()
             o.step()
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=1e-10, atol=1e-12)
 
 
@@ -179,5 +179,5 @@ def test_explicit_bf16_without_units_warns_once_with_measurement(tmp_path, monke
     train(TrainConfig(dim=4, epochs=1, batch_size=256, progress="none", precision="bf16"), tmp_path / "r",
           log=lines.append)
     warnings = [m for m in lines if "bfloat16" in m and m.startswith("warning")]
-    assert len(warnings) == 1 and "7.8x the float32 time" in warnings[0] and "no native bfloat16" in warnings[0]
+    assert len(warnings) == 1 and "7.8x the float32 time" in warnings[0] and "without native bfloat16" in warnings[0]
     assert json.loads((tmp_path / "r" / "run.json").read_text())["precision"]["resolved"] == "bf16"

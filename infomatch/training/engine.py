@@ -226,10 +226,10 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
 def _slow_bf16_warning(ratio: float) -> str:
     """The one warning for an explicit bf16 on a CPU without bfloat16 units, with the measured ratio."""
     if ratio > 1.0:
-        return (f"warning: this CPU has no native bfloat16 (no AVX512-BF16 or AMX): a bfloat16 convolution measured "
+        return (f"warning: --precision bf16 without native bfloat16 on this CPU: a bfloat16 convolution measured "
                 f"{ratio:.1f}x the float32 time here; --precision auto (the default) or 32 trains faster")
-    return (f"note: this CPU has no AVX512-BF16 or AMX, yet a bfloat16 convolution measured {ratio:.2f}x the "
-            "float32 time here; keeping bf16 as requested")
+    return (f"note: --precision bf16 without native bfloat16 on this CPU, yet a bfloat16 convolution measured "
+            f"{ratio:.2f}x the float32 time here; keeping bf16 as requested")
 
 
 def _quiet_lightning() -> None:

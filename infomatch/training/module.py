@@ -66,7 +66,8 @@ class NINEModule(L.LightningModule):
         trial = self.__dict__.get("_compile_trial")
         if trial is None:
             return {"requested": "_compiled_encoder" in self.__dict__, "trial": False}
-        return {"requested": True, "trial": True, "choice": trial.choice, "speedup": trial.speedup,
+        return {"requested": True, "trial": True, "choice": trial.choice,
+                "speedup": trial.speedup if trial.decided else None,
                 "eager_s": trial.times["eager"], "compiled_s": trial.times["compiled"]}
 
     def _trial(self) -> CompileTrial | None:
