@@ -5,7 +5,7 @@ Precedence: built-in defaults < ``--config file.yaml`` < command-line flags. Wit
 
 Example:
     $ infomatch train                                   # digits, Gaussian prior, ~1 minute
-    $ infomatch train --data data/mnist --dim 32 --sigma 1.5 --batch-size 512 --precision bf16 --epochs 93
+    $ infomatch train --data data/mnist --dim 32 --sigma 1.5 --batch-size 512 --epochs 93
     $ infomatch train --out runs/a --resume             # continue an interrupted run
 """
 
@@ -61,8 +61,8 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--weight-decay", dest="weight_decay", type=float)
     t.add_argument("--seed", type=int, help="random seed (default 0)")
     h = p.add_argument_group("hardware")
-    h.add_argument("--precision", choices=PRECISIONS, help="32 or bf16 (mixed, autocast)")
-    h.add_argument("--compile", action="store_true", help="torch.compile the encoder")
+    h.add_argument("--precision", choices=PRECISIONS, help="auto (default: bf16 where the hardware has native bfloat16, else 32), 32 or bf16 (mixed, autocast)")
+    h.add_argument("--compile", action="store_true", help="torch.compile the encoder (on a CPU kept only if the first steps run faster compiled)")
     h.add_argument("--threads", type=int, help="torch CPU threads")
     h.add_argument("--accelerator", help="cpu (default), gpu, mps or auto")
     h.add_argument("--devices", type=int, help="number of devices/processes (DDP when > 1)")

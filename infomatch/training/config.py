@@ -36,7 +36,7 @@ BOUNDS = ("infonce", "jsd", "dv", "nwj")
 CRITICS = ("separable", "bilinear", "concat")
 ENCODERS = ("auto", "mlp", "convnet", "resnet18")
 VIEWS = ("auto", "mnist", "cifar", "digits", "image", "tabular", "none")
-PRECISIONS = ("32", "bf16")
+PRECISIONS = ("auto", "32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 0.0
     seed: int = 0
-    precision: str = "32"
+    precision: str = "auto"
     compile: bool = False
     threads: int | None = None
     accelerator: str = "cpu"

@@ -38,6 +38,7 @@ from .components import (
     recalibrate_normalization,
 )
 from .config import TrainConfig
+from .hardware import measure_bf16_ratio, resolve_precision
 from .rundir import RunDir, RunLock, atomic_save_npy, environment
 
 
@@ -180,6 +181,7 @@ class RunPlan:
     module: Any
     info: dict[str, Any]
     lead: bool
+    precision: Any = None
 
 
 def plan_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
@@ -223,7 +225,8 @@ def plan_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         module = NINEModule(cfg.to_dict(), ds.input_shape, ds.kind)
         info = describe(cfg, module.nine, cfg.batch_size)
-    return RunPlan(cfg, run, resume, ds, train_idx, held_idx, module, info, lead)
+        precision = resolve_precision(cfg.precision, cfg.accelerator)
+    return RunPlan(cfg, run, resume, ds, train_idx, held_idx, module, info, lead, precision)
 
 
 @contextlib.contextmanager
@@ -306,14 +309,14 @@ def _start_files(plan: RunPlan) -> None:
     if plan.resume:
         # the stored config keeps the original duration unless this call changed it
         atomic_write_text(run.config, cfg.to_yaml())
-        run.update_json("run.json", status="running", resumed=time.time())
+        run.update_json("run.json", status="running", resumed=time.time(), precision=plan.precision.to_dict())
         return
     atomic_write_text(run.config, cfg.to_yaml())
     run.save_split(plan.train_idx, plan.held_idx, seed=cfg.split_seed, held_out=cfg.held_out)
     for stale in (run.path / "metrics.json", run.metrics_csv):  # from an attempt that never reached a checkpoint
         stale.unlink(missing_ok=True)
     run.write_json("run.json", {"seed": cfg.seed, "status": "running", "started": time.time(),
-                                "command": sys.argv, **environment()})
+                                "command": sys.argv, **environment(), "precision": plan.precision.to_dict()})
 
 
 def _fit(plan: RunPlan, say: Any) -> TrainResult:
@@ -325,9 +328,12 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
     from .sampler import batch_loader
 
     cfg, run, ds, module, info = plan.cfg, plan.run, plan.dataset, plan.module, plan.info
-    train_idx, held_idx = plan.train_idx, plan.held_idx
+    train_idx, held_idx, precision, lead = plan.train_idx, plan.held_idx, plan.precision, plan.lead
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    say(f"precision: {precision.resolved} ({precision.reason})")
+    if precision.slow_bf16 and precision.device == "cpu" and lead:
+        say(_slow_bf16_warning(measure_bf16_ratio()))
     if not info["capacity_below_ceiling"]:
         say(f"warning: capacity {info['capacity']:.3f} nats >= log(batch_size) = {info['log_batch_ceiling']:.3f}: "
             "the bound cannot pull the representation towards the prior; raise sigma/eps, lower dim or raise batch_size")
@@ -352,7 +358,7 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
         strategy="ddp" if cfg.devices * cfg.num_nodes > 1 else "auto",
-        precision="bf16-mixed" if cfg.precision == "bf16" else "32-true",
+        precision=precision.lightning,
         max_epochs=cfg.epochs,
         max_time={"seconds": cfg.max_time} if cfg.max_time else None,
         callbacks=callbacks,
@@ -373,13 +379,15 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
     train_loader = batch_loader(x_train, cfg.batch_size, cfg.seed, rank=rank, world_size=world)
     val_loader = batch_loader(x_held, val_batch, cfg.seed, rank=rank, world_size=world, shuffle=False)
     if cfg.compile:
-        module.enable_compile()
+        module.enable_compile(log=say)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
         # NINE's loss and MI are already global-batch values, identical on every rank
         warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
         trainer.fit(module, train_loader, val_loader, ckpt_path=str(run.last_checkpoint) if plan.resume else None)
+    if lead and cfg.compile:
+        run.update_json("run.json", compile=module.compile_report())
 
     if not trainer.is_global_zero:
         return TrainResult(run.path, module.embedder, {})
@@ -397,6 +405,15 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
         summary += f", linear probe {metrics['linear_probe_accuracy']:.3f}"
     say(summary)
     return TrainResult(run.path, model, metrics)
+
+
+def _slow_bf16_warning(ratio: float) -> str:
+    """The one warning for an explicit bf16 on a CPU without bfloat16 units, with the measured ratio."""
+    if ratio > 1.0:
+        return (f"warning: --precision bf16 without native bfloat16 on this CPU: a bfloat16 convolution measured "
+                f"{ratio:.1f}x the float32 time here; --precision auto (the default) or 32 trains faster")
+    return (f"note: --precision bf16 without native bfloat16 on this CPU, yet a bfloat16 convolution measured "
+            f"{ratio:.2f}x the float32 time here; keeping bf16 as requested")
 
 
 def _fmt(value: Any) -> str:

@@ -18,6 +18,7 @@ import torch
 from ..distributed import cross_scores, global_bound
 from .components import Embedder, build_components
 from .config import TrainConfig
+from .hardware import CompileTrial, adam_options
 
 
 class NINEModule(L.LightningModule):
@@ -49,13 +50,52 @@ class NINEModule(L.LightningModule):
         """Clean representation f(X) (no noise)."""
         return self.embedder(x)
 
-    def enable_compile(self) -> None:
-        """Run the encoder through ``torch.compile`` in training (weights and state dict unchanged)."""
+    def enable_compile(self, trial: bool = True, log: Any = None) -> None:
+        """Run the encoder through ``torch.compile`` in training (weights and state dict unchanged).
+
+        With ``trial`` (and on a CPU), the first steps time the compiled and the eager encoder
+        alternately (:class:`~infomatch.training.hardware.CompileTrial`) and the slower one is
+        dropped; ``log`` receives the one-line note.
+        """
         object.__setattr__(self, "_compiled_encoder", torch.compile(self.encoder))
+        object.__setattr__(self, "_compile_trial", CompileTrial() if trial else None)
+        object.__setattr__(self, "_compile_log", log)
+
+    def compile_report(self) -> dict[str, Any]:
+        """What became of ``--compile``: kept or skipped, with the measured step times."""
+        trial = self.__dict__.get("_compile_trial")
+        if trial is None:
+            return {"requested": "_compiled_encoder" in self.__dict__, "trial": False}
+        return {"requested": True, "trial": True, "choice": trial.choice,
+                "speedup": trial.speedup if trial.decided else None,
+                "eager_s": trial.times["eager"], "compiled_s": trial.times["compiled"]}
+
+    def _trial(self) -> CompileTrial | None:
+        trial = self.__dict__.get("_compile_trial")
+        return trial if trial is not None and not trial.decided and self.device.type == "cpu" else None
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        trial = self._trial()
+        if trial is not None:
+            object.__setattr__(self, "_trial_step", (trial.mode(), time.perf_counter()))
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        trial, started = self._trial(), self.__dict__.pop("_trial_step", None)
+        if trial is None or started is None:
+            return
+        if trial.record(started[0], time.perf_counter() - started[1]) is not None:
+            log = self.__dict__.get("_compile_log")
+            if log is not None and self.trainer.is_global_zero:
+                log(trial.note())
+            if trial.choice == "eager":
+                object.__setattr__(self, "_compiled_encoder", None)
 
     def _encode_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v1, v2 = self.views.pair(x)
         encoder = self.__dict__.get("_compiled_encoder") if self.training else None
+        started = self.__dict__.get("_trial_step")
+        if started is not None and started[0] == "eager":
+            encoder = None
         h = (encoder if encoder is not None else self.encoder)(torch.cat([v1, v2]))
         return h[: len(x)], h[len(x):]
 
@@ -64,11 +104,14 @@ class NINEModule(L.LightningModule):
         out = self.nine(h1.float(), h2.float())
         self._seen += len(batch) * self.trainer.world_size
         elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
-        self.log("loss", out.loss.detach(), prog_bar=True, on_step=True, on_epoch=True)
-        self.log("mi", out.mi, prog_bar=True, on_step=True, on_epoch=True)
-        self.log("capacity", float(out.capacity), prog_bar=True, on_step=False, on_epoch=True)
+        # Lightning reads progress-bar values back to the host after every step (.item(), a
+        # device sync on a GPU): ask for them only when a bar is shown
+        bar = self.trainer.progress_bar_callback is not None
+        self.log("loss", out.loss.detach(), prog_bar=bar, on_step=True, on_epoch=True)
+        self.log("mi", out.mi, prog_bar=bar, on_step=True, on_epoch=True)
+        self.log("capacity", float(out.capacity), prog_bar=bar, on_step=False, on_epoch=True)
         if elapsed > 0:
-            self.log("ex_per_s", self._seen / elapsed, prog_bar=True, on_step=True, on_epoch=False)
+            self.log("ex_per_s", self._seen / elapsed, prog_bar=bar, on_step=True, on_epoch=False)
         return out.loss
 
     def setup(self, stage: str) -> None:
@@ -99,7 +142,8 @@ class NINEModule(L.LightningModule):
         self.log("val_mi", mi, prog_bar=False, on_step=False, on_epoch=True, sync_dist=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        params = list(self.parameters())
+        return torch.optim.Adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, **adam_options(params))
 
 
 class _train_mode:

@@ -70,12 +70,15 @@ def package_versions() -> dict[str, str | None]:
 def environment() -> dict[str, Any]:
     import torch
 
+    from .hardware import cpu_info
+
     return {
         "versions": package_versions(),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "torch_threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),
+        "cpu": cpu_info().to_dict(),
     }
 
 
