@@ -45,21 +45,28 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from infomatch._checks import check_matrix, check_nonnegative, check_positive_int
+from infomatch._checks import check_choice, check_matrix, check_nonnegative, check_positive_int
 from infomatch.bounds import Bound, make_bound
 from infomatch.critics import make_critic
-from infomatch.distributed import SyncNormalize, cross_scores, global_bound
+from infomatch.distributed import SyncNormalize, SyncWhiten, cross_scores, global_bound, world_size
 from infomatch.noise import NoiseInjection
 from infomatch.priors import Prior, get_prior
 
 __all__ = ["DEFAULT_EPS", "DEFAULT_SEPARABLE", "DEFAULT_SIGMA", "NINE", "NINEOutput"]
 
+NORMALIZATIONS = ("standardize", "whiten")
 DEFAULT_SIGMA = 1.0
 DEFAULT_EPS = 0.5
 #: critic_kwargs used for ``critic="separable"`` when none are given: ``-|s_a a - s_b b|^2 / (2 t)``
 #: with learnable scales and temperature contains the optimal InfoNCE critic of the Gaussian
 #: channel (a plain dot product does not: it lacks the ``-|b|^2`` term).
 DEFAULT_SEPARABLE: dict[str, Any] = {"similarity": "euclidean", "head": "scale", "learn_temperature": True}
+
+
+def check_nonnegative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+    return value
 
 
 def _noise_variance(base: str, scale: float) -> float:
@@ -123,6 +130,20 @@ class NINE(nn.Module):
         momentum: running-statistics momentum of the normalization (``None``: cumulative).
         squash: ``ndtr`` or ``sigmoid`` (uniform base only).
         bound_kwargs: extra arguments of the bound (e.g. ``alpha`` for ``dv``).
+        normalization: ``"standardize"`` (per-coordinate, the paper's) or ``"whiten"``
+            (full-covariance batch whitening, :class:`~infomatch.whiten.Whiten`: every training
+            batch has covariance exactly ``I``; the bound still holds since the Gaussian is the
+            maximum-entropy law at unit covariance).
+        whiten_method: ``"cholesky"`` or ``"zca"`` (``normalization="whiten"`` only).
+        branch_statistics: ``"shared"`` normalizes both views with the statistics of their
+            union; ``"separate"`` normalizes each view with its own batch statistics and keeps
+            running statistics of view 2 only. Use ``"separate"`` when the two views come from
+            different distributions (e.g. view 2 is the clean input): the capacity bound needs
+            the noised view itself to have unit variance.
+        symmetric: also score clean view 2 against noisy view 1 (independent noise) and
+            average the two directional losses; the reported MI is their mean.
+        queue: size of a memory of past noisy view-2 representations used as extra negatives
+            (one process only); the InfoNCE ceiling becomes ``log(B + queue)``.
     """
 
     def __init__(
@@ -137,6 +158,11 @@ class NINE(nn.Module):
         momentum: float | None = 0.1,
         squash: str = "ndtr",
         bound_kwargs: dict[str, Any] | None = None,
+        normalization: str = "standardize",
+        whiten_method: str = "cholesky",
+        branch_statistics: str = "shared",
+        symmetric: bool = False,
+        queue: int = 0,
     ) -> None:
         super().__init__()
         self.dim = check_positive_int("dim", dim)
@@ -168,8 +194,19 @@ class NINE(nn.Module):
                 critic_kwargs["temperature"] = _noise_variance(base, scale)
         self.critic_kwargs = copy.deepcopy(critic_kwargs)
         self.bound_kwargs = copy.deepcopy(bound_kwargs or {})
-        # SyncNormalize is Normalize on one process; with several it uses global-batch statistics
-        self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum)
+        self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
+        self.branch_statistics = check_choice("branch_statistics", branch_statistics, ("shared", "separate"))
+        if not isinstance(symmetric, bool):
+            raise ValueError(f"symmetric must be True or False; got {symmetric!r}")
+        self.symmetric = symmetric
+        self.queue_size = check_nonnegative_int("queue", queue)
+        # the Sync* layers are the plain ones on one process; with several they use global-batch statistics
+        if self.normalization == "whiten":
+            self.normalize: SyncNormalize | SyncWhiten = SyncWhiten(
+                dim, mode=base, squash=squash, momentum=momentum, method=whiten_method)
+        else:
+            self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum)
+        self.register_buffer("queue", torch.zeros(0, dim), persistent=False)
         self.noise = NoiseInjection(kind=base, scale=scale)
         self.critic = make_critic(critic, dim, **self.critic_kwargs)
         self.bound: Bound = make_bound(bound, **self.bound_kwargs)
@@ -201,6 +238,11 @@ class NINE(nn.Module):
             "momentum": self.normalize.momentum,
             "squash": self.normalize.squash,
             "bound_kwargs": copy.deepcopy(self.bound_kwargs),
+            "normalization": self.normalization,
+            "whiten_method": getattr(self.normalize, "method", "cholesky"),
+            "branch_statistics": self.branch_statistics,
+            "symmetric": self.symmetric,
+            "queue": self.queue_size,
         }
 
     def representation(self, h: Tensor) -> Tensor:
@@ -239,10 +281,29 @@ class NINE(nn.Module):
         """
         self._check_views(h1, h2)
         b = h1.shape[0]
-        z = self.normalize(torch.cat([h1, h2], dim=0))
-        z1, z2 = z[:b], z[b:]
-        scores, offset = cross_scores(self.critic, z1, self.noise(z2, generator=generator))
+        if self.branch_statistics == "shared":
+            z = self.normalize(torch.cat([h1, h2], dim=0))
+            z1, z2 = z[:b], z[b:]
+        else:
+            z2 = self.normalize(h2)
+            z1 = self.normalize(h1, update=False)
+        noisy2 = self.noise(z2, generator=generator)
+        columns = noisy2
+        use_queue = self.queue_size > 0 and self.training
+        if use_queue:
+            if world_size() > 1:
+                raise ValueError(f"queue must be 0 with several processes (negatives are gathered across ranks instead); got {self.queue_size}")
+            columns = torch.cat([noisy2, self.queue.to(noisy2.dtype)], dim=0)
+        scores, offset = cross_scores(self.critic, z1, columns)
         out = global_bound(self.bound, scores, offset)
+        loss, mi = out.loss, out.mi
+        if self.symmetric:
+            scores_r, offset_r = cross_scores(self.critic, z2, self.noise(z1, generator=generator))
+            out_r = global_bound(self.bound, scores_r, offset_r)
+            loss, mi = 0.5 * (loss + out_r.loss), 0.5 * (mi + out_r.mi)
+        if use_queue:
+            with torch.no_grad():
+                self.queue = torch.cat([noisy2.detach().float(), self.queue], dim=0)[: self.queue_size]
         n = scores.shape[1]
         exceeds = self.capacity >= math.log(n)
         self.capacity_exceeds_ceiling = exceeds
@@ -256,8 +317,8 @@ class NINE(nn.Module):
                 stacklevel=2,
             )
         return NINEOutput(
-            loss=out.loss,
-            mi=out.mi,
+            loss=loss,
+            mi=mi,
             capacity=self.capacity,
             ceiling=self.bound.ceiling(n),
             z=z1,

@@ -113,11 +113,11 @@ class Normalize(nn.Module):
             self.running_mean.lerp_(mean.to(self.running_mean.dtype), w)
             self.running_var.lerp_(unbiased.to(self.running_var.dtype), w)
 
-    def standardize(self, h: Tensor) -> Tensor:
+    def standardize(self, h: Tensor, update: bool = True) -> Tensor:
         """The standardized value ``(h - mean) / sqrt(var + eps)`` (before any squashing)."""
-        return self._standardize(h).to(h.dtype)
+        return self._standardize(h, update).to(h.dtype)
 
-    def _standardize(self, h: Tensor) -> Tensor:
+    def _standardize(self, h: Tensor, update: bool = True) -> Tensor:
         """Standardize in the working precision (float32 for half-precision input)."""
         check_matrix("h", h, dim=self.dim)
         work = h.float() if h.dtype in (torch.float16, torch.bfloat16) else h
@@ -127,14 +127,17 @@ class Normalize(nn.Module):
                 raise ValueError(
                     f"batch size must be at least 2 in training mode (batch statistics); got {count}"
                 )
-            self._update_running(mean.detach(), var.detach(), count)
+            if update:
+                self._update_running(mean.detach(), var.detach(), count)
         else:
             mean = self.running_mean.to(work.dtype)
             var = self.running_var.to(work.dtype)
         return (work - mean) * torch.rsqrt(var + self.eps)
 
-    def forward(self, h: Tensor) -> Tensor:
-        s = self._standardize(h)
+    def forward(self, h: Tensor, update: bool = True) -> Tensor:
+        """Normalize ``h``; ``update=False`` uses the batch statistics in training without
+        updating the running ones."""
+        s = self._standardize(h, update)
         if self.mode == "uniform":
             s = torch.special.ndtr(s) if self.squash == "ndtr" else torch.sigmoid(s)
         return s.to(h.dtype)

@@ -33,6 +33,12 @@ NORM_CASES = [
     {"mode": "gaussian", "momentum": 0.1, "dtype": torch.float32},
 ]
 
+WHITEN_CASES = [
+    {"mode": "gaussian", "momentum": 0.1, "method": "cholesky"},
+    {"mode": "gaussian", "momentum": None, "method": "zca"},
+    {"mode": "uniform", "momentum": 0.1, "method": "cholesky"},
+]
+
 
 class FixedNoise(nn.Module):
     """Adds a given noise tensor (plain attribute: DDP must not broadcast it between ranks)."""
@@ -93,6 +99,34 @@ def norm_case(i: int) -> tuple[Any, list[tuple[torch.Tensor, torch.Tensor]]]:
         h = torch.randn(2 * BATCH, 4, generator=g, dtype=torch.float64) * 3 + 100.0  # large mean
         batches.append((h.to(dtype), torch.randn(2 * BATCH, 4, generator=g, dtype=torch.float64).to(dtype)))
     return norm, batches
+
+
+def whiten_case(i: int) -> tuple[Any, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A SyncWhiten (float64) and three global batches ``(h, weights)`` with correlated columns."""
+    from infomatch.distributed import SyncWhiten
+
+    case = WHITEN_CASES[i]
+    norm = SyncWhiten(4, mode=case["mode"], momentum=case["momentum"], method=case["method"]).double()
+    g = torch.Generator().manual_seed(70 + i)
+    mix = torch.randn(4, 4, generator=g, dtype=torch.float64) + 2 * torch.eye(4, dtype=torch.float64)
+    batches = []
+    for _ in range(3):
+        h = torch.randn(2 * BATCH, 4, generator=g, dtype=torch.float64) @ mix + 50.0
+        batches.append((h, torch.randn(2 * BATCH, 4, generator=g, dtype=torch.float64)))
+    return norm, batches
+
+
+def run_whiten(norm: Any, batches: list, rows: slice = slice(None)) -> dict[str, Any]:
+    """As :func:`run_norm` for a whitening layer: outputs, input gradients, running mean / covariance."""
+    outs, grads = [], []
+    for h, w in batches:
+        h = h[rows].clone().requires_grad_(True)
+        out = norm(h)
+        (w[rows] * out).sum().backward()
+        outs.append(out.detach())
+        grads.append(h.grad.detach())
+    return {"outs": outs, "grads": grads, "running_mean": norm.running_mean.clone(),
+            "running_cov": norm.running_cov.clone(), "num_batches_tracked": int(norm.num_batches_tracked)}
 
 
 def run_step(model: nn.Module, net: Net, x1: torch.Tensor, x2: torch.Tensor, noise: torch.Tensor,
@@ -160,6 +194,10 @@ def _rank_main(r: int, port: int, outdir: str) -> None:
         for i in range(len(NORM_CASES)):
             norm, norm_batches = norm_case(i)
             result["normalize"][i] = run_norm(norm, norm_batches, nrows)
+        result["whiten"] = {}
+        for i in range(len(WHITEN_CASES)):
+            norm, norm_batches = whiten_case(i)
+            result["whiten"][i] = run_whiten(norm, norm_batches, nrows)
         torch.save(result, Path(outdir) / f"rank{r}.pt")
     finally:
         dist.destroy_process_group()

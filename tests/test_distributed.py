@@ -291,3 +291,28 @@ def test_cli_two_process_training_loads_in_one_process(tmp_path: Path) -> None:
     run_isolated(cli + ["embed", str(run), "--checkpoint", "last", "--out", str(zc)], tmp_path / "embed_ckpt.log",
                  timeout=120, cwd=tmp_path)
     assert np.load(zc).shape == z_all.shape and np.isfinite(np.load(zc)).all()
+
+
+@pytest.mark.parametrize("case", range(len(worker.WHITEN_CASES)),
+                         ids=["-".join(str(v) for v in c.values()) for c in worker.WHITEN_CASES])
+def test_sync_whiten_matches_one_process(spawned: list[dict[str, Any]], case: int) -> None:
+    """Whitening with global-batch mean and covariance: outputs, input gradients and running
+    statistics of 3 batches on 2 processes equal 1 process on the global batch (float64)."""
+    from infomatch.whiten import Whiten
+
+    spec = worker.WHITEN_CASES[case]
+    _, batches = worker.whiten_case(case)
+    ref = worker.run_whiten(Whiten(4, mode=spec["mode"], momentum=spec["momentum"], method=spec["method"]).double(),
+                            batches)
+    n = 2 * worker.BATCH // worker.WORLD
+    for r, res in enumerate(spawned):
+        got = res["whiten"][case]
+        for k in range(len(batches)):
+            rows = slice(r * n, (r + 1) * n)
+            assert float((ref["outs"][k][rows] - got["outs"][k]).abs().max()) < 1e-9
+            assert float((ref["grads"][k][rows] - got["grads"][k]).abs().max()) < 1e-9
+        assert float((ref["running_mean"] - got["running_mean"]).abs().max()) < 1e-9
+        assert float((ref["running_cov"] - got["running_cov"]).abs().max()) < 1e-9
+        assert got["num_batches_tracked"] == ref["num_batches_tracked"] == 3
+    a, b = (res["whiten"][case] for res in spawned)
+    assert torch.equal(a["running_cov"], b["running_cov"])

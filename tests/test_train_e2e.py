@@ -117,3 +117,16 @@ def test_compile_and_bf16_options_train(tmp_path) -> None:
     assert metrics["optimizer_steps"] == (1797 - int(round(0.2 * 1797))) // 256
     assert all("_orig_mod" not in k for k in result.model.state_dict())
     assert np.isfinite(np.load(result.run_dir / "embeddings" / "heldout.npy")).all()
+
+
+def test_printed_verdict_equals_evaluate(trained) -> None:
+    """metrics.json's held-out DM verdict is the verdict ``infomatch evaluate RUN`` gives."""
+    from infomatch.metrics.runs import evaluate_run
+    from infomatch.training.verdict import format_verdict
+
+    metrics = json.loads((trained.run_dir / "metrics.json").read_text())
+    dm = evaluate_run(trained.run_dir)["dm"]
+    assert metrics["dm"]["families"] == {name: fam["pass"] for name, fam in dm["families"].items()}
+    assert metrics["dm"]["pass"] == dm["pass"] and metrics["dm"]["n"] == dm["n"]
+    line = format_verdict(metrics["dm"])
+    assert all(name in line for name in dm["families"])

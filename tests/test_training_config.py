@@ -10,13 +10,15 @@ from infomatch.training.config import TrainConfig
 
 
 def test_defaults_resolve_noise_per_prior() -> None:
-    assert TrainConfig().resolved().sigma == 1.0
+    # the advisor: capacity at half of log(256) for d = 8
+    assert TrainConfig().resolved().sigma == pytest.approx(1.0)
     u = TrainConfig(prior="uniform").resolved()
-    assert u.eps == 0.5 and u.sigma is None
+    eps = 1 / (2 * (2 ** 0.5 - 1))  # 8 log(1 + 1/(2 eps)) = log(256) / 2
+    assert u.eps == pytest.approx(eps) and u.sigma is None
     lap = TrainConfig(prior="laplace").resolved()
-    assert lap.base == "uniform" and lap.eps == 0.5
+    assert lap.base == "uniform" and lap.eps == pytest.approx(eps)
     g = TrainConfig(prior="laplace", prior_params={"base": "gaussian"}).resolved()
-    assert g.base == "gaussian" and g.sigma == 1.0
+    assert g.base == "gaussian" and g.sigma == pytest.approx(1.0)
 
 
 def test_yaml_round_trip(tmp_path) -> None:

@@ -45,8 +45,24 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--prior-param", dest="prior_params", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="prior parameter, e.g. df=5 for student_t, base=gaussian (repeatable)")
     m.add_argument("--dim", type=int, help="representation dimension d (default 8)")
-    m.add_argument("--sigma", type=float, help="Gaussian noise std for Gaussian-base priors (default 1.0)")
-    m.add_argument("--eps", type=float, help="uniform noise half-width for uniform-base priors (default 0.5)")
+    m.add_argument("--sigma", type=float, help="Gaussian noise std for Gaussian-base priors (default: advised, "
+                   "so the capacity is --capacity-fraction of log(batch size + queue); d=8, batch 256: 1.0)")
+    m.add_argument("--eps", type=float, help="uniform noise half-width for uniform-base priors (default: advised "
+                   "as for --sigma)")
+    m.add_argument("--capacity-fraction", dest="capacity_fraction", type=float,
+                   help="noise advisor target when --sigma/--eps is not given: capacity / log(batch size + queue) "
+                   "(default 0.5; at 1 the bound can no longer pull towards the prior)")
+    m.add_argument("--normalization", choices=("whiten", "standardize"),
+                   help="whiten: full-covariance batch whitening (default); standardize: per-coordinate (the paper's)")
+    m.add_argument("--whiten-method", dest="whiten_method", choices=("cholesky", "zca"), help="default cholesky")
+    m.add_argument("--matched-view", dest="matched_view", choices=("clean", "augmented"),
+                   help="input of the noised branch, whose law is matched: clean (default; the law of the "
+                   "embeddings you get) or augmented (a second augmented view, the paper's protocol)")
+    m.add_argument("--view-strength", dest="view_strength", type=float,
+                   help="accuracy / matching dial in [0, 1]: scales every augmentation of the preset "
+                   "(1 = preset, default; lower = closer to the prior, less invariant)")
+    m.add_argument("--symmetric", action="store_true", help="score both directions (clean 1 vs noisy 2 and 2 vs 1)")
+    m.add_argument("--queue", type=int, help="past noisy view-2 representations kept as extra negatives (default 0)")
     m.add_argument("--bound", choices=BOUNDS, help="MI lower bound (default infonce)")
     m.add_argument("--critic", choices=CRITICS, help="critic T(a, b) (default separable)")
     m.add_argument("--critic-param", dest="critic_params", action="append", type=_key_value, metavar="KEY=VALUE",
@@ -58,6 +74,11 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--epochs", type=int, help="maximum number of epochs (default 200)")
     t.add_argument("--max-time", dest="max_time", type=float, help="time budget in seconds (stops early)")
     t.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3)")
+    t.add_argument("--lr-schedule", dest="lr_schedule", choices=("cosine", "constant"),
+                   help="cosine (default): linear warm-up, then cosine decay to 0; constant")
+    t.add_argument("--warmup", type=float, help="fraction of the steps of learning-rate warm-up (default 0.05)")
+    t.add_argument("--noise-warmup", dest="noise_warmup", type=float,
+                   help="fraction of the steps over which the noise grows from 0 to its target (default 0)")
     t.add_argument("--weight-decay", dest="weight_decay", type=float)
     t.add_argument("--seed", type=int, help="random seed (default 0)")
     h = p.add_argument_group("hardware")

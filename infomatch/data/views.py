@@ -68,6 +68,7 @@ class ViewConfig:
     number of pixels, then the center crop: one resampling instead of a crop and a warp),
     ``"resized"`` (random resized crop with area fraction ``resized_scale``) or ``"none"``; ``degrees``, ``scale``, ``shear``
     for a random affine warp (all zero: no warp); ``flip`` (horizontal, probability 0.5);
+    ``crop_slack`` in [0, 1] limits the ``"affine"`` crop's offset to that fraction of the margin;
     ``brightness``, ``contrast``, ``saturation``, ``hue`` jitter applied with probability
     ``jitter_p``; ``grayscale_p``; ``noise_std`` of the additive Gaussian noise; ``clamp`` to [0, 1].
     Tabular fields: ``noise_std`` (relative to the feature scale), ``mask_prob``, ``feature_scale``.
@@ -91,6 +92,7 @@ class ViewConfig:
     clamp: bool = True
     mask_prob: float = 0.0
     feature_scale: float | None = None
+    crop_slack: float = 1.0
 
 
 def _center(h: int, w: int, frac: float) -> tuple[int, int]:
@@ -126,6 +128,49 @@ def preset_config(preset: str, input_shape: Sequence[int]) -> ViewConfig:
     return ViewConfig(crop=_center(h, w, 0.85), crop_mode="random", degrees=5.0, scale=(0.95, 1.05),
                       flip=color, brightness=0.2, contrast=0.2, saturation=0.2 if color else 0.0,
                       hue=0.05 if color else 0.0, jitter_p=0.8, noise_std=0.1)
+
+
+def scale_strength(cfg: ViewConfig, strength: float, input_shape: Sequence[int] | None = None) -> ViewConfig:
+    """Scale every random transform of ``cfg`` by ``strength`` in [0, 1]: the one dial between
+    augmentation invariance (1: the preset as defined) and distribution matching (0: no
+    augmentation). Rotation, shear, jitter, noise, masking and probabilities scale linearly;
+    the affine scale range shrinks towards 1; a random crop's slack (padding, or the margin
+    between input and crop) shrinks towards the center crop; a resized crop's area range
+    shrinks towards the whole image. The evaluation transform is unchanged.
+
+    Example:
+        >>> half = scale_strength(preset_config("mnist", (1, 28, 28)), 0.5, (1, 28, 28))
+        >>> half.degrees, half.noise_std, half.scale
+        (5.0, 0.1, (0.95, 1.05))
+    """
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+        raise ValueError(f"view strength must be a number in [0, 1]; got {strength!r}")
+    s = float(strength)
+    if s == 1.0:
+        return cfg
+    changes: dict[str, Any] = {}
+    for name in ("degrees", "shear", "brightness", "contrast", "saturation", "hue", "noise_std", "mask_prob",
+                 "grayscale_p"):
+        changes[name] = getattr(cfg, name) * s
+    if cfg.scale is not None:
+        lo, hi = cfg.scale
+        changes["scale"] = (1.0 - (1.0 - lo) * s, 1.0 + (hi - 1.0) * s)
+    changes["padding"] = int(round(cfg.padding * s))
+    if cfg.flip and s < 0.5:
+        changes["flip"] = False
+    lo_area, hi_area = cfg.resized_scale
+    changes["resized_scale"] = (1.0 - (1.0 - lo_area) * s, hi_area)
+    if cfg.crop_mode == "random" and cfg.crop is not None and input_shape is not None and not cfg.padding:
+        _, h, w = input_shape
+        if tuple(cfg.crop) != (h, w):
+            # same crop size (the encoder's input), offset limited to s times the slack: the
+            # crop's offset becomes a continuous translation folded into the affine warp
+            changes["crop_mode"] = "affine"
+            changes["crop_slack"] = s
+    elif cfg.crop_mode == "affine":
+        changes["crop_slack"] = cfg.crop_slack * s
+    out = replace(cfg, **changes)
+    return out
 
 
 def default_preset(kind: str, input_shape: Sequence[int]) -> str:
@@ -203,7 +248,7 @@ def _build_image_pipeline(cfg: ViewConfig, input_shape: tuple[int, ...]) -> nn.S
         ops.append(K.RandomCrop(crop, padding=cfg.padding or None, p=1.0))
     translate = None
     if cfg.crop_mode == "affine" and crop != (h, w):
-        translate = ((w - crop[1]) / (2 * w), (h - crop[0]) / (2 * h))
+        translate = (cfg.crop_slack * (w - crop[1]) / (2 * w), cfg.crop_slack * (h - crop[0]) / (2 * h))
     if translate or cfg.degrees or cfg.shear or (cfg.scale is not None and cfg.scale != (1.0, 1.0)):
         ops.append(K.RandomAffine(degrees=cfg.degrees, translate=translate, scale=cfg.scale,
                                   shear=cfg.shear or None, p=1.0))
@@ -353,12 +398,13 @@ class ViewMaker(nn.Module):
 
 
 def make_views(kind: str, preset: str | None, input_shape: Sequence[int], seed: int | None = None,
-               num_threads: int | None = None, **overrides: Any) -> ViewMaker:
+               num_threads: int | None = None, strength: float = 1.0, **overrides: Any) -> ViewMaker:
     """Build the :class:`ViewMaker` for ``kind`` (``"image"``/``"tabular"``) and ``preset``.
 
     ``preset=None`` picks one from the input shape (28x28 grey: ``mnist``, 32x32 colour: ``cifar``,
     8x8: ``digits``, other images: ``image``, tabular: ``tabular``). ``overrides`` replace fields
-    of :class:`ViewConfig` (e.g. ``noise_std=0.3``, ``clamp=False``, ``crop=(20, 20)``).
+    of :class:`ViewConfig` (e.g. ``noise_std=0.3``, ``clamp=False``, ``crop=(20, 20)``) after
+    the preset is scaled by ``strength`` in [0, 1] (:func:`scale_strength`).
     ``num_threads`` runs the views with that many torch threads (restored afterwards); on a
     contended CPU, one thread avoids the severalfold slow-down of small multi-threaded kernels
     (see BENCHMARKS.md). None leaves torch's setting alone.
@@ -391,5 +437,6 @@ def make_views(kind: str, preset: str | None, input_shape: Sequence[int], seed: 
         overrides["crop"] = (crop, crop) if isinstance(crop, int) else tuple(crop)
         if "crop_mode" not in overrides and cfg.crop_mode == "none":
             overrides["crop_mode"] = "random"
+    cfg = scale_strength(cfg, strength, shape if kind == "image" else None)
     cfg = replace(cfg, **overrides)
     return ViewMaker(kind, shape, cfg, preset=preset, seed=seed, num_threads=num_threads)

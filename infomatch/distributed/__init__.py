@@ -66,9 +66,12 @@ from infomatch.distributed.normalize import (
     global_batch_stats,
 )
 from infomatch.distributed.scores import cross_scores, global_bound
+from infomatch.distributed.whiten import SyncWhiten, global_batch_cov
 
 __all__ = [
     "SyncNormalize",
+    "SyncWhiten",
+    "global_batch_cov",
     "convert_sync_normalize",
     "cross_scores",
     "gather",

@@ -37,7 +37,7 @@ def encoder_name(cfg: TrainConfig, view_shape: tuple[int, ...]) -> str:
 def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) -> tuple[nn.Module, nn.Module, NINE]:
     """Return ``(views, encoder, nine)`` for data of ``input_shape`` (without the batch axis)."""
     preset = None if cfg.views == "auto" else cfg.views
-    views = make_views(kind, preset, tuple(input_shape))
+    views = make_views(kind, preset, tuple(input_shape), strength=cfg.view_strength)
     view_shape = tuple(views.output_shape)
     encoder = make_encoder(encoder_name(cfg, view_shape), view_shape, cfg.dim)
     nine = NINE(
@@ -48,6 +48,11 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
         bound=cfg.bound,
         critic=cfg.critic,
         critic_kwargs=dict(cfg.critic_params) or None,
+        normalization=cfg.normalization,
+        whiten_method=cfg.whiten_method,
+        branch_statistics="separate" if cfg.matched_view == "clean" else "shared",
+        symmetric=cfg.symmetric,
+        queue=cfg.queue,
     )
     return views, encoder, nine
 

@@ -28,7 +28,8 @@ from .._checks import (
     check_positive_int,
     check_probability,
 )
-from ..model import DEFAULT_EPS, DEFAULT_SIGMA
+from ..advisor import DEFAULT_CAPACITY_FRACTION, advise_noise
+from ..model import NORMALIZATIONS
 from ..priors import PRIOR_NAMES
 
 PRIORS = tuple(PRIOR_NAMES)
@@ -37,6 +38,9 @@ CRITICS = ("separable", "bilinear", "concat")
 ENCODERS = ("auto", "mlp", "convnet", "resnet18")
 VIEWS = ("auto", "mnist", "cifar", "digits", "image", "tabular", "none")
 PRECISIONS = ("auto", "32", "bf16")
+WHITEN_METHODS = ("cholesky", "zca")
+MATCHED_VIEWS = ("clean", "augmented")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,19 @@ class TrainConfig:
 
     ``sigma`` is the Gaussian noise std (priors whose base is Gaussian), ``eps`` the half-width
     of the uniform noise (uniform base, which includes the inverse-CDF priors by default).
-    Leave the one that does not apply as ``None``; the one that applies defaults per prior.
+    Leave the one that does not apply as ``None``; the one that applies is chosen by the noise
+    advisor (:func:`infomatch.advisor.advise_noise`) so that the capacity is
+    ``capacity_fraction`` of ``log(batch_size + queue)``.
+
+    Distribution-matching options (measured in BENCHMARKS.md, "Reaching the prior"):
+    ``normalization`` (``whiten``: full-covariance batch whitening; ``standardize``: the
+    paper's per-coordinate standardization), ``matched_view`` (``clean``: the noised branch
+    sees the clean input, so the law that is matched is the law of the embeddings a user
+    gets; ``augmented``: both branches see augmented views, the paper's protocol),
+    ``view_strength`` (the accuracy / matching dial: 1 keeps the augmentation preset, 0
+    removes it), ``symmetric`` (score both directions), ``queue`` (past negatives),
+    ``lr_schedule`` / ``warmup`` (fraction of the steps) and ``noise_warmup`` (fraction of the
+    steps over which the noise grows from 0 to its target).
     """
 
     data: str = "digits"
@@ -61,10 +77,20 @@ class TrainConfig:
     critic: str = "separable"
     critic_params: dict[str, Any] = field(default_factory=dict)
     views: str = "auto"
+    view_strength: float = 1.0
+    normalization: str = "whiten"
+    whiten_method: str = "cholesky"
+    matched_view: str = "clean"
+    symmetric: bool = False
+    queue: int = 0
+    capacity_fraction: float = DEFAULT_CAPACITY_FRACTION
     batch_size: int = 256
     epochs: int = 200
     max_time: float | None = None
     lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    warmup: float = 0.05
+    noise_warmup: float = 0.0
     weight_decay: float = 0.0
     seed: int = 0
     precision: str = "auto"
@@ -106,6 +132,21 @@ class TrainConfig:
         if not isinstance(self.critic_params, dict):
             raise ValueError(f"critic_params must be a mapping; got {self.critic_params!r}")
         check_choice("views", self.views, VIEWS)
+        if isinstance(self.view_strength, bool) or not isinstance(self.view_strength, (int, float)) \
+                or not 0.0 <= self.view_strength <= 1.0:
+            raise ValueError(f"view_strength must be a number in [0, 1]; got {self.view_strength!r}")
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
+        check_choice("whiten_method", self.whiten_method, WHITEN_METHODS)
+        check_choice("matched_view", self.matched_view, MATCHED_VIEWS)
+        if not isinstance(self.symmetric, bool):
+            raise ValueError(f"symmetric must be true or false; got {self.symmetric!r}")
+        _check_int("queue", self.queue)
+        if self.queue < 0:
+            raise ValueError(f"queue must be a non-negative integer; got {self.queue!r}")
+        check_probability("capacity_fraction", self.capacity_fraction)
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_probability("warmup", self.warmup, open_left=False)
+        check_probability("noise_warmup", self.noise_warmup, open_left=False)
         check_positive_int("batch_size", self.batch_size)
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be at least 2 (a contrastive bound needs negatives); got {self.batch_size!r}")
@@ -139,11 +180,18 @@ class TrainConfig:
         return str(self.prior_params.get("base", "uniform"))
 
     @property
+    def negatives(self) -> int:
+        """Candidates each row of the bound is scored against: the batch plus the queue."""
+        return self.batch_size + self.queue
+
+    @property
     def noise_scale(self) -> float:
-        """The resolved noise scale: sigma (default 1.0) or eps (default 0.5)."""
-        if self.base == "gaussian":
-            return DEFAULT_SIGMA if self.sigma is None else float(self.sigma)
-        return DEFAULT_EPS if self.eps is None else float(self.eps)
+        """The resolved noise scale: sigma or eps as given, else the advisor's choice for
+        ``capacity_fraction`` of ``log(batch_size + queue)``."""
+        given = self.sigma if self.base == "gaussian" else self.eps
+        if given is not None:
+            return float(given)
+        return advise_noise(self.base, self.dim, self.negatives, self.capacity_fraction)
 
     def resolved(self) -> TrainConfig:
         """The same config with the noise default made explicit (what a run stores)."""
@@ -210,7 +258,8 @@ def _check_seed(name: str, value: int) -> None:
         raise ValueError(f"{name} must be an integer in [0, 2**32); got {value!r}")
 
 
-_FLOATS = {"held_out", "sigma", "eps", "max_time", "lr", "weight_decay"}
+_FLOATS = {"held_out", "sigma", "eps", "max_time", "lr", "weight_decay", "view_strength", "capacity_fraction",
+           "warmup", "noise_warmup"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 

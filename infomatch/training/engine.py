@@ -404,6 +404,10 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
     if metrics.get("linear_probe_accuracy") is not None:
         summary += f", linear probe {metrics['linear_probe_accuracy']:.3f}"
     say(summary)
+    if metrics.get("dm") is not None:
+        from .verdict import format_verdict
+
+        say("  " + format_verdict(metrics["dm"]))
     return TrainResult(run.path, model, metrics)
 
 
@@ -471,6 +475,10 @@ def finalize(run: RunDir, cfg: TrainConfig, model: Embedder, ds: ArrayDataset, t
         metrics["linear_probe_accuracy"] = float(
             linear_probe(arrays["train"], y[train_idx], arrays["heldout"], y[held_idx])
         )
+    from .verdict import heldout_verdict
+
+    enough = len(held_idx) >= max(10, cfg.dim + 2)  # the battery needs n >= 10 and n > d
+    metrics["dm"] = heldout_verdict(arrays["heldout"], prior) if enough else None
     run.write_json("metrics.json", metrics)
     run.update_json("run.json", status="finished", finished=time.time())
     return metrics
@@ -525,14 +533,21 @@ class _Clean(torch.nn.Module):
             top, left = (h - ch) // 2, (w - cw) // 2
             self.crop = (top, top + ch, left, left + cw)
         self.register_buffer("mean", norm.running_mean.detach().clone().float())
-        self.register_buffer("inv_std", torch.rsqrt(norm.running_var.detach().float() + norm.eps))
+        if hasattr(norm, "running_cov"):  # whitening: (x - mean) @ W^T with W from the running covariance
+            from ..whiten import whitening_matrix
+
+            self.register_buffer("whiten", whitening_matrix(norm.running_cov.detach().double(), norm.method,
+                                                            norm.eps).float().T.contiguous())
+        else:
+            self.register_buffer("inv_std", torch.rsqrt(norm.running_var.detach().float() + norm.eps))
         self.squash = None if norm.mode == "gaussian" else norm.squash
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.crop is not None:
             t, b, left, r = self.crop
             x = x[..., t:b, left:r]
-        s = (self.encoder(x).float() - self.mean) * self.inv_std
+        centred = self.encoder(x).float() - self.mean
+        s = centred @ self.whiten if hasattr(self, "whiten") else centred * self.inv_std
         if self.squash == "ndtr":
             s = torch.special.ndtr(s)
         elif self.squash == "sigmoid":

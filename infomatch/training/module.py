@@ -91,7 +91,13 @@ class NINEModule(L.LightningModule):
                 object.__setattr__(self, "_compiled_encoder", None)
 
     def _encode_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v1, v2 = self.views.pair(x)
+        """Encoder outputs of the two branches: view 1 is augmented; view 2 (the branch that gets
+        the noise, whose law is matched) is the clean input when ``matched_view == "clean"``,
+        else a second augmented view. One encoder pass on both."""
+        if self.cfg.matched_view == "clean":
+            v1, v2 = self.views(x), self.views.eval_transform(x)
+        else:
+            v1, v2 = self.views.pair(x)
         encoder = self.__dict__.get("_compiled_encoder") if self.training else None
         started = self.__dict__.get("_trial_step")
         if started is not None and started[0] == "eager":
@@ -99,7 +105,19 @@ class NINEModule(L.LightningModule):
         h = (encoder if encoder is not None else self.encoder)(torch.cat([v1, v2]))
         return h[: len(x)], h[len(x):]
 
+    def _noise_schedule(self) -> None:
+        """Grow the noise linearly from 0 to its target over the first ``noise_warmup`` of the steps."""
+        if self.cfg.noise_warmup <= 0:
+            return
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        frac = min(1.0, self.global_step / (self.cfg.noise_warmup * total))
+        self.nine.noise.scale = self.cfg.noise_scale * frac
+
+    def on_train_end(self) -> None:
+        self.nine.noise.scale = self.cfg.noise_scale
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        self._noise_schedule()
         h1, h2 = self._encode_pair(batch)
         out = self.nine(h1.float(), h2.float())
         self._seen += len(batch) * self.trainer.world_size
@@ -141,9 +159,38 @@ class NINEModule(L.LightningModule):
         mi = global_bound(nine.bound, scores, offset).mi
         self.log("val_mi", mi, prog_bar=False, on_step=False, on_epoch=True, sync_dist=True)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
+        """Adam; with ``lr_schedule="cosine"`` a linear warm-up over ``warmup`` of the steps, then
+        cosine decay to 0 at the last step (stepped every optimizer step)."""
         params = list(self.parameters())
-        return torch.optim.Adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, **adam_options(params))
+        opt = torch.optim.Adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, **adam_options(params))
+        if self.cfg.lr_schedule == "constant":
+            return opt
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=cosine_warmup(total, self.cfg.warmup))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def cosine_warmup(total: int, warmup: float) -> Any:
+    """Multiplier of the learning rate at step ``t``: linear warm-up over ``warmup * total``
+    steps, then half a cosine down to 0 at ``total``.
+
+    Example:
+        >>> f = cosine_warmup(100, 0.1)
+        >>> round(f(0), 3), round(f(9), 3), round(f(55), 3), round(f(100), 3)
+        (0.1, 1.0, 0.5, 0.0)
+    """
+    import math
+
+    ramp = max(1, int(round(warmup * total)))
+
+    def factor(t: int) -> float:
+        if t < ramp:
+            return (t + 1) / ramp
+        progress = min(1.0, (t - ramp) / max(1, total - ramp))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
 
 
 class _train_mode:

@@ -1,0 +1,152 @@
+"""Batch whitening of the encoder's output: full-covariance normalization for NINE.
+
+:class:`~infomatch.normalize.Normalize` standardizes each coordinate on its own, so the
+representation's *correlations* are left for the noise to remove, slowly. ``Whiten`` removes
+them in the layer: in training the batch is centred and multiplied by ``W`` with
+``W Sigma_B W^T = I`` (``Sigma_B`` the biased batch covariance), so every training batch has
+mean 0 and covariance exactly ``I``; in evaluation the running mean and covariance are used.
+The capacity bound of NINE still holds: a unit-covariance output has at most the entropy of
+``N(0, I)`` (the Gaussian is the maximum-entropy law at fixed covariance), with equality only
+for the Gaussian, so maximizing the MI still drives the whitened output to the prior.
+
+Two whitening matrices:
+
+- ``"cholesky"`` (default; W-MSE, Ermolov et al. 2021): ``W = L^{-1}`` with
+  ``Sigma + eps I = L L^T``; a triangular solve, numerically stable gradients.
+- ``"zca"`` (decorrelated batch norm, Huang et al. 2018): ``W = U diag(lambda)^{-1/2} U^T``,
+  the whitening closest to the identity; its gradient goes through ``eigh`` and is unstable
+  when two eigenvalues nearly coincide.
+
+Uniform mode squashes the whitened value into ``[0, 1]`` with the normal CDF (default) or the
+sigmoid, as ``Normalize`` does. Statistics are computed in float32 or wider. ``forward(h,
+update=False)`` whitens with the batch statistics without touching the running ones (used for
+NINE's second branch). The batch-statistics computation is the overridable method
+:meth:`Whiten._batch_stats` (the distributed subclass makes it global).
+
+Example:
+    >>> import torch
+    >>> w = Whiten(3)
+    >>> h = torch.randn(256, 3) @ torch.tensor([[2.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 3.0, 0.5]])
+    >>> z = w(h)
+    >>> bool((torch.cov(z.T, correction=0) - torch.eye(3)).abs().max() < 1e-3)
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from infomatch._checks import check_choice, check_matrix, check_positive, check_positive_int
+
+__all__ = ["WHITEN_METHODS", "Whiten", "whitening_matrix"]
+
+WHITEN_METHODS = ("cholesky", "zca")
+MODES = ("gaussian", "uniform")
+SQUASHES = ("ndtr", "sigmoid")
+
+
+def whitening_matrix(cov: Tensor, method: str = "cholesky", eps: float = 1e-5) -> Tensor:
+    """``W`` with ``W (cov + eps I) W^T = I``: ``L^{-1}`` (Cholesky) or the symmetric inverse
+    square root (ZCA). Differentiable.
+
+    Example:
+        >>> import torch
+        >>> c = torch.tensor([[4.0, 2.0], [2.0, 3.0]])
+        >>> w = whitening_matrix(c, "zca", eps=0.0)
+        >>> torch.allclose(w @ c @ w.T, torch.eye(2), atol=1e-5), torch.allclose(w, w.T)
+        (True, True)
+    """
+    check_choice("method", method, WHITEN_METHODS)
+    d = cov.shape[0]
+    eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
+    reg = cov + eps * eye
+    if method == "cholesky":
+        chol = torch.linalg.cholesky(reg)
+        return torch.linalg.solve_triangular(chol, eye, upper=False)
+    evals, evecs = torch.linalg.eigh(reg)
+    return (evecs * evals.clamp_min(eps).rsqrt()) @ evecs.T
+
+
+class Whiten(nn.Module):
+    """Full-covariance whitening (Gaussian mode) and squashing into [0, 1] (uniform mode).
+
+    Args:
+        dim: number of coordinates ``d``.
+        mode: ``"gaussian"`` (whiten) or ``"uniform"`` (whiten, then squash).
+        squash: ``"ndtr"`` (default) or ``"sigmoid"``; uniform mode only.
+        momentum: weight of a new batch in the running statistics; ``None``: cumulative average.
+        eps: added to the covariance's diagonal before whitening.
+        method: ``"cholesky"`` or ``"zca"``.
+
+    Shapes:
+        ``forward(h: (B, d), update: bool = True) -> (B, d)``; ``B >= 2`` in training.
+    """
+
+    running_mean: Tensor
+    running_cov: Tensor
+    num_batches_tracked: Tensor
+
+    def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
+                 momentum: float | None = 0.1, eps: float = 1e-5, method: str = "cholesky") -> None:
+        super().__init__()
+        self.dim = check_positive_int("dim", dim)
+        self.mode = check_choice("mode", mode, MODES)
+        self.squash = check_choice("squash", squash, SQUASHES)
+        self.method = check_choice("method", method, WHITEN_METHODS)
+        if momentum is not None:
+            momentum = check_positive("momentum", momentum)
+            if momentum > 1:
+                raise ValueError(f"momentum must lie in (0, 1] or be None; got {momentum!r}")
+        self.momentum = momentum
+        self.eps = check_positive("eps", eps)
+        self.register_buffer("running_mean", torch.zeros(dim))
+        self.register_buffer("running_cov", torch.eye(dim))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def reset_running_stats(self) -> None:
+        """Back to mean 0, covariance I and no batches tracked."""
+        self.running_mean.zero_()
+        self.running_cov.copy_(torch.eye(self.dim))
+        self.num_batches_tracked.zero_()
+
+    def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
+        """Mean, *biased* covariance and row count of ``h`` (differentiable)."""
+        mean = h.mean(dim=0)
+        centred = h - mean
+        return mean, centred.T @ centred / h.shape[0], h.shape[0]
+
+    def _update_running(self, mean: Tensor, cov: Tensor, count: int) -> None:
+        with torch.no_grad():
+            self.num_batches_tracked.add_(1)
+            w = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
+            self.running_mean.lerp_(mean.to(self.running_mean.dtype), w)
+            self.running_cov.lerp_((cov * (count / (count - 1))).to(self.running_cov.dtype), w)
+
+    def standardize(self, h: Tensor, update: bool = True) -> Tensor:
+        """The whitened value (before any squashing)."""
+        return self._whiten(h, update).to(h.dtype)
+
+    def _whiten(self, h: Tensor, update: bool = True) -> Tensor:
+        check_matrix("h", h, dim=self.dim)
+        work = h.float() if h.dtype in (torch.float16, torch.bfloat16) else h
+        if self.training:
+            mean, cov, count = self._batch_stats(work)
+            if count < 2:
+                raise ValueError(f"batch size must be at least 2 in training mode (batch statistics); got {count}")
+            if update:
+                self._update_running(mean.detach(), cov.detach(), count)
+        else:
+            mean = self.running_mean.to(work.dtype)
+            cov = self.running_cov.to(work.dtype)
+        return (work - mean) @ whitening_matrix(cov, self.method, self.eps).T
+
+    def forward(self, h: Tensor, update: bool = True) -> Tensor:
+        s = self._whiten(h, update)
+        if self.mode == "uniform":
+            s = torch.special.ndtr(s) if self.squash == "ndtr" else torch.sigmoid(s)
+        return s.to(h.dtype)
+
+    def extra_repr(self) -> str:
+        sq = f", squash={self.squash!r}" if self.mode == "uniform" else ""
+        return f"{self.dim}, mode={self.mode!r}{sq}, method={self.method!r}, momentum={self.momentum}, eps={self.eps}"

@@ -1,0 +1,111 @@
+"""The distribution-matching options: symmetric objective, separate branch statistics, queue,
+the noise advisor, the view-strength dial and the cosine schedule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from infomatch.advisor import advise_noise
+from infomatch.bounds import infonce
+from infomatch.data.views import make_views, preset_config, scale_strength
+from infomatch.model import NINE
+from infomatch.priors import get_prior
+from infomatch.training.config import TrainConfig
+from infomatch.training.module import cosine_warmup
+
+
+class _Fixed(torch.nn.Module):
+    """Adds pre-drawn noise tensors in order (one per call)."""
+
+    def __init__(self, draws: list[torch.Tensor]) -> None:
+        super().__init__()
+        self.draws = list(draws)
+        self.scale = 1.0
+
+    def forward(self, z: torch.Tensor, generator: object = None) -> torch.Tensor:
+        return z + self.draws.pop(0)
+
+
+@pytest.mark.parametrize("normalization", ["standardize", "whiten"])
+def test_symmetric_loss_is_mean_of_the_two_directions(normalization: str) -> None:
+    torch.manual_seed(0)
+    nine = NINE(4, normalization=normalization, symmetric=True).double()
+    h1, h2 = torch.randn(32, 4, dtype=torch.float64), torch.randn(32, 4, dtype=torch.float64)
+    n1, n2 = torch.randn(32, 4, dtype=torch.float64), torch.randn(32, 4, dtype=torch.float64)
+    nine.noise = _Fixed([n2, n1])  # forward draws view 2's noise first, then view 1's
+    out = nine(h1, h2)
+    ref = NINE(4, normalization=normalization).double()
+    ref.load_state_dict(nine.state_dict())
+    z = ref.normalize(torch.cat([h1, h2]))
+    z1, z2 = z[:32], z[32:]
+    forward = -infonce(ref.critic(z1, z2 + n2))
+    backward = -infonce(ref.critic(z2, z1 + n1))
+    assert torch.allclose(out.loss, 0.5 * (forward + backward), atol=1e-12)
+
+
+def test_separate_statistics_keep_running_stats_of_view_two_only() -> None:
+    nine = NINE(3, branch_statistics="separate", momentum=None)
+    h1 = torch.randn(64, 3) * 5 + 10
+    h2 = torch.randn(64, 3)
+    out = nine(h1, h2)
+    assert torch.allclose(nine.normalize.running_mean, h2.mean(0), atol=1e-5)
+    # both branches are standardized with their own batch statistics
+    assert float(out.z.mean(0).abs().max()) < 1e-4
+
+
+def test_queue_adds_negatives_and_raises_the_ceiling() -> None:
+    nine = NINE(4, queue=48)
+    for _ in range(4):  # the 4th step sees the 48 rows of the 3 before
+        out = nine(torch.randn(16, 4), torch.randn(16, 4))
+    assert nine.queue.shape == (48, 4)
+    assert out.ceiling == pytest.approx(math.log(16 + 48))
+    nine.eval()
+    assert nine(torch.randn(16, 4), torch.randn(16, 4)).ceiling == pytest.approx(math.log(16))
+    with pytest.raises(ValueError, match="queue"):
+        NINE(4, queue=-1)
+
+
+@pytest.mark.parametrize("base", ["gaussian", "uniform"])
+@pytest.mark.parametrize("dim,negatives,fraction", [(8, 256, 0.5), (16, 512, 0.3), (32, 512, 0.9), (2, 64, 0.1)])
+def test_advisor_puts_capacity_at_the_fraction(base: str, dim: int, negatives: int, fraction: float) -> None:
+    scale = advise_noise(base, dim, negatives, fraction)
+    capacity = get_prior(base).capacity(dim, scale)
+    assert capacity == pytest.approx(fraction * math.log(negatives), rel=1e-9)
+
+
+def test_config_uses_the_advisor_unless_noise_is_given() -> None:
+    cfg = TrainConfig(dim=16, batch_size=512, capacity_fraction=0.4)
+    assert cfg.noise_scale == pytest.approx(advise_noise("gaussian", 16, 512, 0.4))
+    assert cfg.resolved().sigma == pytest.approx(cfg.noise_scale)
+    assert TrainConfig(sigma=2.0).noise_scale == 2.0
+    assert TrainConfig(prior="uniform", queue=256).noise_scale == pytest.approx(advise_noise("uniform", 8, 512, 0.5))
+    with pytest.raises(ValueError, match="capacity_fraction"):
+        TrainConfig(capacity_fraction=1.0)
+    with pytest.raises(ValueError, match="view_strength"):
+        TrainConfig(view_strength=1.5)
+
+
+def test_view_strength_scales_the_preset() -> None:
+    full = preset_config("mnist", (1, 28, 28))
+    assert scale_strength(full, 1.0, (1, 28, 28)) == full
+    half = scale_strength(full, 0.5, (1, 28, 28))
+    assert (half.degrees, half.shear, half.noise_std) == (5.0, 2.5, 0.1)
+    assert half.scale == pytest.approx((0.95, 1.05)) and half.crop_slack == 0.5 and half.crop == (24, 24)
+    x = torch.rand(8, 1, 28, 28)
+    none = make_views("image", "mnist", (1, 28, 28), strength=0.0, seed=0)
+    assert torch.allclose(none(x), none.eval_transform(x), atol=1e-5)
+    digits = make_views("image", "digits", (1, 8, 8), strength=0.0, seed=0)
+    y = torch.rand(8, 1, 8, 8)
+    assert torch.allclose(digits(y), y, atol=1e-5)
+    with pytest.raises(ValueError, match="strength"):
+        make_views("image", "digits", (1, 8, 8), strength=-0.1)
+
+
+def test_cosine_warmup_schedule() -> None:
+    f = cosine_warmup(1000, 0.05)
+    assert f(0) == pytest.approx(1 / 50) and f(49) == pytest.approx(1.0)
+    assert f(525) == pytest.approx(0.5) and f(1000) == pytest.approx(0.0)
+    assert all(f(t) >= f(t + 1) for t in range(50, 999))
