@@ -13,7 +13,7 @@ def test_defaults_resolve_noise_per_prior() -> None:
     # the advisor: capacity at half of log(256) for d = 8
     assert TrainConfig().resolved().sigma == pytest.approx(1.0)
     u = TrainConfig(prior="uniform").resolved()
-    eps = 1 / (2 * (2 ** 0.5 - 1))  # 8 log(1 + 1/(2 eps)) = log(256) / 2
+    eps = 8 / (4 * (0.72 * math.log(256)))  # uniform base: matched_mi = d / (4 eps) = 0.72 log(256)
     assert u.eps == pytest.approx(eps) and u.sigma is None
     lap = TrainConfig(prior="laplace").resolved()
     assert lap.base == "uniform" and lap.eps == pytest.approx(eps)

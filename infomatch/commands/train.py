@@ -51,7 +51,8 @@ def add_parser(sub: Any) -> None:
                    "as for --sigma)")
     m.add_argument("--capacity-fraction", dest="capacity_fraction", type=float,
                    help="noise advisor target when --sigma/--eps is not given: capacity / log(batch size + queue) "
-                   "(default 0.5; at 1 the bound can no longer pull towards the prior)")
+                   "(default 0.5 for Gaussian-base priors, 0.72 for uniform-base ones; at 1 the bound can no longer "
+                   "pull towards the prior)")
     m.add_argument("--normalization", choices=("whiten", "standardize"),
                    help="whiten: full-covariance batch whitening (default); standardize: per-coordinate (the paper's)")
     m.add_argument("--whiten-method", dest="whiten_method", choices=("cholesky", "zca"), help="default cholesky")

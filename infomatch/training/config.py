@@ -28,7 +28,7 @@ from .._checks import (
     check_positive_int,
     check_probability,
 )
-from ..advisor import DEFAULT_CAPACITY_FRACTION, advise_noise
+from ..advisor import advise_noise
 from ..model import NORMALIZATIONS
 from ..priors import PRIOR_NAMES
 
@@ -83,7 +83,7 @@ class TrainConfig:
     matched_view: str = "clean"
     symmetric: bool = False
     queue: int = 0
-    capacity_fraction: float = DEFAULT_CAPACITY_FRACTION
+    capacity_fraction: float | None = None
     batch_size: int = 256
     epochs: int = 200
     max_time: float | None = None
@@ -143,7 +143,8 @@ class TrainConfig:
         _check_int("queue", self.queue)
         if self.queue < 0:
             raise ValueError(f"queue must be a non-negative integer; got {self.queue!r}")
-        check_probability("capacity_fraction", self.capacity_fraction)
+        if self.capacity_fraction is not None:
+            check_probability("capacity_fraction", self.capacity_fraction)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_probability("warmup", self.warmup, open_left=False)
         check_probability("noise_warmup", self.noise_warmup, open_left=False)
