@@ -27,6 +27,7 @@ from .._checks import (
     check_positive_int,
     check_probability,
 )
+from ..methods import METHODS
 from ..model import DEFAULT_EPS, DEFAULT_SIGMA
 from ..priors import PRIOR_NAMES
 
@@ -45,6 +46,8 @@ class TrainConfig:
     ``sigma`` is the Gaussian noise std (priors whose base is Gaussian), ``eps`` the half-width
     of the uniform noise (uniform base, which includes the inverse-CDF priors by default).
     Leave the one that does not apply as ``None``; the one that applies defaults per prior.
+    ``method`` picks the objective (:mod:`infomatch.methods`; ``nine`` by default); the other
+    methods train without noise (their noise scale resolves to 0) and take ``method_params``.
     """
 
     data: str = "digits"
@@ -75,6 +78,8 @@ class TrainConfig:
     recalibrate: bool = True
     tensorboard: bool = False
     progress: str = "auto"
+    method: str = "nine"
+    method_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -124,6 +129,20 @@ class TrainConfig:
         if not isinstance(self.recalibrate, bool):
             raise ValueError(f"recalibrate must be true or false; got {self.recalibrate!r}")
         check_choice("progress", self.progress, ("auto", "bar", "epoch", "none"))
+        self._validate_method()
+
+    def _validate_method(self) -> None:
+        check_choice("method", self.method, METHODS)
+        if not isinstance(self.method_params, dict):
+            raise ValueError(f"method_params must be a mapping; got {self.method_params!r}")
+        if self.method != "nine":
+            for key in ("sigma", "eps"):
+                value = getattr(self, key)
+                if value not in (None, 0, 0.0):
+                    raise ValueError(f"{key} applies to method 'nine'; method {self.method!r} trains without noise (got {key}={value!r})")
+        from ..methods import make_objective
+
+        make_objective(self.method, self.dim, **self.method_params)
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -137,7 +156,9 @@ class TrainConfig:
 
     @property
     def noise_scale(self) -> float:
-        """The resolved noise scale: sigma (default 1.0) or eps (default 0.5)."""
+        """The resolved noise scale: sigma (default 1.0) or eps (default 0.5); 0 for methods other than ``nine``."""
+        if self.method != "nine":
+            return 0.0
         if self.base == "gaussian":
             return DEFAULT_SIGMA if self.sigma is None else float(self.sigma)
         return DEFAULT_EPS if self.eps is None else float(self.eps)

@@ -16,6 +16,7 @@ import lightning as L
 import torch
 
 from ..distributed import cross_scores, global_bound
+from ..methods import make_objective
 from .components import Embedder, build_components
 from .config import TrainConfig
 
@@ -29,6 +30,8 @@ class NINEModule(L.LightningModule):
         self.cfg = TrainConfig.from_dict(dict(config))
         views, encoder, nine = build_components(self.cfg, tuple(input_shape), kind)
         self.embedder = Embedder(views, encoder, nine)
+        # None for NINE (the default path below); otherwise the method's objective module
+        self.objective = make_objective(self.cfg.method, self.cfg.dim, **self.cfg.method_params)
         self._t0: float | None = None
         self._seen = 0
 
@@ -61,7 +64,12 @@ class NINEModule(L.LightningModule):
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         h1, h2 = self._encode_pair(batch)
-        out = self.nine(h1.float(), h2.float())
+        if self.objective is None:
+            out = self.nine(h1.float(), h2.float())
+        else:
+            out = self.objective(self.nine, h1.float(), h2.float())
+            for name, value in out.terms.items():
+                self.log(name, value, on_step=False, on_epoch=True)
         self._seen += len(batch) * self.trainer.world_size
         elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
         self.log("loss", out.loss.detach(), prog_bar=True, on_step=True, on_epoch=True)
@@ -97,6 +105,24 @@ class NINEModule(L.LightningModule):
         scores, offset = cross_scores(nine.critic, z1, z2)
         mi = global_bound(nine.bound, scores, offset).mi
         self.log("val_mi", mi, prog_bar=False, on_step=False, on_epoch=True, sync_dist=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store torch's random state (noise, views), so a resumed run continues the same draws."""
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("torch_rng_state")
+        if isinstance(state, torch.Tensor):
+            self._resume_rng = state
+
+    def on_train_start(self) -> None:
+        # restored here, after Lightning has seeded and loaded everything it needs
+        state = self.__dict__.pop("_resume_rng", None)
+        if state is not None:
+            torch.set_rng_state(state)
+            # an uninterrupted run draws the DataLoader's base seed from this state when it opens
+            # the next epoch's iterator; on resume Lightning opened it before this hook
+            torch.empty((), dtype=torch.int64).random_()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
