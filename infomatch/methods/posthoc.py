@@ -124,13 +124,13 @@ class FlowGaussianizer:
     """A ``zuko`` neural spline flow fitted by maximum likelihood on standardized data.
 
     Args:
-        transitions: spline coupling layers (default 3); hidden: widths of their MLPs.
-        steps: Adam steps (default 1000) on mini-batches of ``batch_size`` (default 256).
+        transitions: autoregressive spline transforms (default 3); hidden: widths of their MLPs.
+        steps: Adam steps (default 500) on mini-batches of ``batch_size`` (default 512).
         lr: learning rate (default 1e-3); seed: seed of the initialization and batches.
     """
 
-    def __init__(self, transitions: int = 3, hidden: tuple[int, ...] = (64, 64), steps: int = 1000,
-                 batch_size: int = 256, lr: float = 1e-3, seed: int = 0) -> None:
+    def __init__(self, transitions: int = 3, hidden: tuple[int, ...] = (64, 64), steps: int = 500,
+                 batch_size: int = 512, lr: float = 1e-3, seed: int = 0) -> None:
         self.transitions = check_positive_int("transitions", transitions)
         self.hidden = tuple(int(h) for h in hidden)
         self.steps = check_positive_int("steps", steps)
@@ -151,7 +151,7 @@ class FlowGaussianizer:
         data = torch.as_tensor((a - self.mean_) / self.scale_, dtype=torch.float32)
         with torch.random.fork_rng():
             torch.manual_seed(self.seed)
-            flow = zuko.flows.NSF(self.dim_, transitions=self.transitions, hidden_features=self.hidden)
+            flow = zuko.flows.NSF(self.dim_, transforms=self.transitions, hidden_features=self.hidden)
             opt = torch.optim.Adam(flow.parameters(), lr=self.lr)
             g = torch.Generator().manual_seed(self.seed)
             for _ in range(self.steps):
