@@ -36,7 +36,9 @@ def plot_sweep_tradeoff(rows: Sequence[dict[str, Any]], *, dm_key: str = "ratio_
     pts = [(r, r.get(dm_key, {}).get("mean"), r.get("linear_probe", {}).get("mean")) for r in rows]
     pts = [(r, x, y) for r, x, y in pts if x is not None and y is not None]
     fig = _figure(7.5, 4.8)
+    fig.subplots_adjust(left=0.11, right=0.95)
     ax = fig.add_subplot(1, 1, 1)
+    ax.margins(x=0.12, y=0.08)
     for r, x, y in pts:
         xe = r[dm_key].get("sd") or 0.0
         ye = r["linear_probe"].get("sd") or 0.0
