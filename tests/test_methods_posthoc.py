@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infomatch.methods.posthoc import FlowGaussianizer, PCAWhitening, RBIG, make_posthoc, to_prior
+from infomatch.methods.posthoc import RBIG, FlowGaussianizer, PCAWhitening, make_posthoc, to_prior
 from infomatch.metrics import dm_battery
 
 N = 1000

@@ -18,7 +18,6 @@ import yaml
 from infomatch.cli import main
 from infomatch.priors import capacity
 from infomatch.sweep import aggregate, noise_for_capacity, pareto_front, parse_spec, plan
-from infomatch.sweep.spec import SpecError
 
 BASE = {"data": "digits", "dim": 4, "batch_size": 128, "threads": 1, "progress": "none"}
 

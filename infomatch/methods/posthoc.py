@@ -145,7 +145,7 @@ class FlowGaussianizer:
         import torch
 
         try:
-            import zuko
+            import zuko  # noqa: F401 - checked here, used in _train
         except ImportError:  # pragma: no cover - zuko is in the dev and flows extras
             raise ValueError("the flow transform needs zuko: pip install 'infomatch[flows]'") from None
         a = _check_x("x", x)

@@ -8,7 +8,14 @@ Example:
 
 from infomatch.sweep.plot import pareto_front, plot_sweep_tradeoff
 from infomatch.sweep.runner import plan, run_entry, run_sweep
-from infomatch.sweep.spec import RunEntry, SpecError, SweepSpec, load_spec, noise_for_capacity, parse_spec
+from infomatch.sweep.spec import (
+           RunEntry,
+           SpecError,
+           SweepSpec,
+           load_spec,
+           noise_for_capacity,
+           parse_spec,
+)
 from infomatch.sweep.table import aggregate, collect, format_markdown, write_table
 
 __all__ = ["RunEntry", "SpecError", "SweepSpec", "aggregate", "collect", "format_markdown", "load_spec",
