@@ -9,10 +9,10 @@ overall verdict's), the ratios ``value / i.i.d. prior reference`` of the main DM
 ratio, and the wall time. ``table.json`` also keeps every run's values.
 
 Example:
-    >>> rows = aggregate([{"row_id": "a", "order": 0, "seed": 0, "values": {"linear_probe": 0.8}},
-    ...                   {"row_id": "a", "order": 1, "seed": 1, "values": {"linear_probe": 0.9}}])
+    >>> rows = aggregate([{"row_id": "a", "order": 0, "seed": 0, "values": {"linear_probe": 0.75}},
+    ...                   {"row_id": "a", "order": 1, "seed": 1, "values": {"linear_probe": 0.25}}])
     >>> rows[0]["linear_probe"]["mean"], rows[0]["n"]
-    (0.85, 2)
+    (0.5, 2)
 """
 
 from __future__ import annotations
