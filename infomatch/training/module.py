@@ -107,7 +107,7 @@ class NINEModule(L.LightningModule):
         self.log("val_mi", mi, prog_bar=False, on_step=False, on_epoch=True, sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store torch's random state (noise, views), so a resumed run continues the same draws."""
+        """Store torch's random state (noise, views), so a resumed 1-process run continues the same draws."""
         checkpoint["torch_rng_state"] = torch.get_rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -118,7 +118,8 @@ class NINEModule(L.LightningModule):
     def on_train_start(self) -> None:
         # restored here, after Lightning has seeded and loaded everything it needs
         state = self.__dict__.pop("_resume_rng", None)
-        if state is not None:
+        # one process only: the checkpoint holds rank 0's state, and ranks must keep distinct streams
+        if state is not None and self.trainer.world_size == 1:
             torch.set_rng_state(state)
             # an uninterrupted run draws the DataLoader's base seed from this state when it opens
             # the next epoch's iterator; on resume Lightning opened it before this hook
