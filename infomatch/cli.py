@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import InputError, RunInterrupted, describe
 
-COMMANDS = ("train", "embed", "evaluate", "report")
+COMMANDS = ("train", "embed", "evaluate", "report", "sweep")
 
 
 UserError = InputError  # an error caused by the user's input: one line, exit status 2

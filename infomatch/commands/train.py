@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from ..methods import METHODS
 from ..training.config import BOUNDS, CRITICS, ENCODERS, PRECISIONS, PRIORS, VIEWS, TrainConfig
 
 S = argparse.SUPPRESS
@@ -68,6 +69,9 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--critic", choices=CRITICS, help="critic T(a, b) (default separable)")
     m.add_argument("--critic-param", dest="critic_params", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="critic option, e.g. temperature=0.1 (repeatable)")
+    m.add_argument("--method", choices=METHODS, help="objective: nine (default), plain, vicreg, sigreg, dim-adv")
+    m.add_argument("--method-param", dest="method_params", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="method option, e.g. weight=0.5 for sigreg (repeatable)")
     m.add_argument("--encoder", choices=ENCODERS, help="encoder (default auto: by input shape)")
     m.add_argument("--views", choices=VIEWS, help="augmentation preset (default auto: by input shape)")
     t = p.add_argument_group("optimisation")
@@ -99,7 +103,7 @@ def add_parser(sub: Any) -> None:
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
     """Resolve (config, output directory, resume) from parsed arguments."""
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.field_names()}
-    for key in ("prior_params", "critic_params"):
+    for key in ("prior_params", "critic_params", "method_params"):
         if key in values:
             values[key] = dict(values[key])
     resume = bool(getattr(args, "resume", False))

@@ -205,9 +205,15 @@ def build_report(run: str | Path, out: str | Path | None = None, *, force: bool 
     images["covariance"] = plots.figure_to_png(plots.plot_covariance(z, prior))
     if data.history:
         images["training"] = plots.figure_to_png(plots.plot_training(data.history))
+    from infomatch.report.sweep import is_sweep_dir, sweep_section  # noqa: PLC0415
+
+    sweep_dirs = [p for p in sweep if is_sweep_dir(p)]
+    sweep = [p for p in sweep if not is_sweep_dir(p)]
     if sweep:
         runs = [evaluation] + [evaluate_run(p, seeds=seeds, max_n=max_n) for p in sweep]
         images["tradeoff"] = plots.figure_to_png(plots.plot_tradeoff(runs))
     page = render_report(evaluation, images, title=f"infomatch report: {data.path.name}", config=data.config)
+    if sweep_dirs:  # sweep directories: their trade-off table and figure
+        page = page.replace("</body>", "".join(sweep_section(p) for p in sweep_dirs) + "</body>")
     _write_if_allowed(out_path, page, force)
     return out_path

@@ -29,6 +29,7 @@ from .._checks import (
     check_probability,
 )
 from ..advisor import advise_noise
+from ..methods import METHODS
 from ..model import NORMALIZATIONS
 from ..priors import PRIOR_NAMES
 
@@ -62,6 +63,8 @@ class TrainConfig:
     removes it), ``symmetric`` (score both directions), ``queue`` (past negatives),
     ``lr_schedule`` / ``warmup`` (fraction of the steps) and ``noise_warmup`` (fraction of the
     steps over which the noise grows from 0 to its target).
+    ``method`` picks the objective (:mod:`infomatch.methods`; ``nine`` by default); the other
+    methods train without noise (their noise scale resolves to 0) and take ``method_params``.
     """
 
     data: str = "digits"
@@ -102,6 +105,8 @@ class TrainConfig:
     recalibrate: bool = True
     tensorboard: bool = False
     progress: str = "auto"
+    method: str = "nine"
+    method_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -169,6 +174,20 @@ class TrainConfig:
         if not isinstance(self.recalibrate, bool):
             raise ValueError(f"recalibrate must be true or false; got {self.recalibrate!r}")
         check_choice("progress", self.progress, ("auto", "bar", "epoch", "none"))
+        self._validate_method()
+
+    def _validate_method(self) -> None:
+        check_choice("method", self.method, METHODS)
+        if not isinstance(self.method_params, dict):
+            raise ValueError(f"method_params must be a mapping; got {self.method_params!r}")
+        if self.method != "nine":
+            for key in ("sigma", "eps"):
+                value = getattr(self, key)
+                if value not in (None, 0, 0.0):
+                    raise ValueError(f"{key} applies to method 'nine'; method {self.method!r} trains without noise (got {key}={value!r})")
+        from ..methods import make_objective
+
+        make_objective(self.method, self.dim, **self.method_params)
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -188,7 +207,9 @@ class TrainConfig:
     @property
     def noise_scale(self) -> float:
         """The resolved noise scale: sigma or eps as given, else the advisor's choice for
-        ``capacity_fraction`` of ``log(batch_size + queue)``."""
+        ``capacity_fraction`` of ``log(batch_size + queue)``; 0 for methods other than ``nine``."""
+        if self.method != "nine":
+            return 0.0
         given = self.sigma if self.base == "gaussian" else self.eps
         if given is not None:
             return float(given)

@@ -16,6 +16,7 @@ import lightning as L
 import torch
 
 from ..distributed import cross_scores, global_bound
+from ..methods import make_objective
 from .components import Embedder, build_components
 from .config import TrainConfig
 from .hardware import CompileTrial, adam_options
@@ -30,6 +31,8 @@ class NINEModule(L.LightningModule):
         self.cfg = TrainConfig.from_dict(dict(config))
         views, encoder, nine = build_components(self.cfg, tuple(input_shape), kind)
         self.embedder = Embedder(views, encoder, nine)
+        # None for NINE (the default path below); otherwise the method's objective module
+        self.objective = make_objective(self.cfg.method, self.cfg.dim, **self.cfg.method_params)
         self._t0: float | None = None
         self._seen = 0
 
@@ -119,7 +122,12 @@ class NINEModule(L.LightningModule):
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         self._noise_schedule()
         h1, h2 = self._encode_pair(batch)
-        out = self.nine(h1.float(), h2.float())
+        if self.objective is None:
+            out = self.nine(h1.float(), h2.float())
+        else:
+            out = self.objective(self.nine, h1.float(), h2.float())
+            for name, value in out.terms.items():
+                self.log(name, value, on_step=False, on_epoch=True)
         self._seen += len(batch) * self.trainer.world_size
         elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
         # Lightning reads progress-bar values back to the host after every step (.item(), a
