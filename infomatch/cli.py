@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from . import __version__
 
-COMMANDS = ("train", "embed", "evaluate", "report")
+COMMANDS = ("train", "embed", "evaluate", "report", "decoder", "generate", "score")
 
 
 class UserError(Exception):
