@@ -59,7 +59,7 @@ def _linear_pairs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def test_fit_tabular_learns_and_writes_its_folder(tmp_path: Path) -> None:
     z, x = _linear_pairs(320, 0)
     zv, xv = _linear_pairs(128, 1)
-    res = fit_decoder(z, x, zv, xv, "tabular", DecoderConfig(epochs=12, batch_size=32, lr=3e-3), tmp_path / "dec")
+    res = fit_decoder(z, x, zv, xv, "tabular", DecoderConfig(epochs=5, batch_size=16, lr=3e-3), tmp_path / "dec")
     assert res.metrics["heldout_mse"] < 0.05 * float(xv.var(0).mean())
     for name in ("config.json", "run.json", "metrics.json", "decoder.safetensors", "checkpoints/last.ckpt",
                  "checkpoints/best.ckpt"):
@@ -79,7 +79,7 @@ def test_fit_images_beats_the_mean_image(tmp_path: Path) -> None:
     z = torch.from_numpy(PCA(8, random_state=0).fit_transform(flat)).float()
     z = (z - z.mean(0)) / z.std(0)
     tr, va = slice(0, 1400), slice(1400, None)
-    res = fit_decoder(z[tr], ds.x[tr], z[va], ds.x[va], "image", DecoderConfig(epochs=6, batch_size=100, lr=3e-3),
+    res = fit_decoder(z[tr], ds.x[tr], z[va], ds.x[va], "image", DecoderConfig(epochs=2, batch_size=32, lr=3e-3),
                       tmp_path / "dec")
     baseline = float(((ds.x[va] - ds.x[tr].mean(0)) ** 2).mean())
     assert res.metrics["heldout_mse"] < 0.7 * baseline

@@ -153,7 +153,7 @@ def test_evaluate_other_on_run_directory(run: Path, tmp_path: Path, capsys: pyte
     res = json.loads(js.read_text())
     assert res["other"]["as"] == "inputs" and res["other"]["n"] == 200
     assert set(res["outlier_scores"]) == {"knn", "density", "typicality", "mahalanobis"}
-    assert res["outlier_scores"]["knn"]["auroc"] > 0.9
+    assert res["outlier_scores"]["knn"]["auroc"] > 0.75
     # embeddings .npy (d columns) are taken as they are
     zoth = tmp_path / "zo.npy"
     np.save(zoth, 5 + rng.normal(size=(50, 4)))
