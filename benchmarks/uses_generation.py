@@ -95,6 +95,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mnist", required=True)
     ap.add_argument("--run", action="append", required=True, metavar="LABEL=RUN")
+    ap.add_argument("--classifier-only", action="store_true", help="train and cache the classifier, then stop")
     ap.add_argument("--classifier", required=True, help="cached classifier .safetensors (trained if missing)")
     ap.add_argument("--classifier-epochs", type=int, default=4)
     ap.add_argument("--n", type=int, default=2000)
@@ -123,6 +124,9 @@ def main() -> None:
         save_weights(cpath, net.state_dict(), {"epochs": args.classifier_epochs, "n_train": len(x_train)})
     prob_held, real_feats = features(net, x_held)
     acc = float((prob_held.argmax(1) == y_held.numpy()).mean())
+    if args.classifier_only:
+        print(f"classifier held-out accuracy {acc:.4f}")
+        return
     rows = []
     grids = Path(args.grids) if args.grids else None
     for label, path in runs:

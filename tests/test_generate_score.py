@@ -196,3 +196,22 @@ def test_bad_input_one_line_exit_2(case: str, run_with_decoder: Path, tmp_path: 
     assert keep.read_bytes() == b"precious"
     assert _digest(run) == before
     assert not (tmp_path / "g.png").exists() and not (tmp_path / "s.npy").exists()
+
+
+def test_report_shows_samples_reconstructions_and_outliers(run_with_decoder: Path, tmp_path: Path) -> None:
+    import base64
+    import io
+    import re
+
+    from matplotlib.image import imread
+
+    other = tmp_path / "other.npy"
+    np.save(other, np.random.default_rng(1).uniform(size=(100, 8, 8)).astype(np.float32))
+    out = tmp_path / "r.html"
+    assert main(["report", str(run_with_decoder), "--out", str(out), "--seeds", "2", "--other", str(other)]) == 0
+    page = out.read_text()
+    for pid in ("generated", "reconstructions", "outliers"):
+        m = re.search(rf'id="plot-{pid}"[^>]*src="data:image/png;base64,([^"]+)"', page)
+        assert m is not None, pid
+        img = imread(io.BytesIO(base64.b64decode(m.group(1))), format="png")
+        assert img.shape[0] > 100 and img[..., :3].std() > 0.01, pid
