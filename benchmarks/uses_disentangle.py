@@ -28,11 +28,11 @@ def row(label: str, z_tr: np.ndarray, f_tr: np.ndarray, z_te: np.ndarray, f_te: 
     m = mig(np.r_[z_tr, z_te], np.r_[f_tr, f_te])
     d = dci(z_tr, f_tr, z_test=z_te, factors_test=f_te, model="forest")
     best = m["mutual_info"].argmax(0)
-    out = {"label": label, "mig": m["mig"], "mig_per_factor": dict(zip(FACTOR_NAMES, m["per_factor"])),
+    out = {"label": label, "mig": m["mig"], "mig_per_factor": dict(zip(FACTOR_NAMES, m["per_factor"], strict=True)),
            "disentanglement": d["disentanglement"], "completeness": d["completeness"],
            "informativeness": d["informativeness"],
-           "accuracy_per_factor": dict(zip(FACTOR_NAMES, d["informativeness_per_factor"])),
-           "top_code_per_factor": dict(zip(FACTOR_NAMES, best.tolist())), "d": int(z_tr.shape[1])}
+           "accuracy_per_factor": dict(zip(FACTOR_NAMES, d["informativeness_per_factor"], strict=True)),
+           "top_code_per_factor": dict(zip(FACTOR_NAMES, best.tolist(), strict=True)), "d": int(z_tr.shape[1])}
     print(f"{label:10s} MIG {out['mig']:.3f}  D {out['disentanglement']:.3f}  C {out['completeness']:.3f}  "
           f"I {out['informativeness']:.3f}  | acc " + " ".join(f"{k} {v:.2f}" for k, v in out["accuracy_per_factor"].items())
           + "  | MIG " + " ".join(f"{k} {v:.2f}" for k, v in out["mig_per_factor"].items()), flush=True)

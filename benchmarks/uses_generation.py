@@ -70,7 +70,7 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -
 
 @torch.no_grad()
 def features(net: Classifier, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    logits, h = zip(*(net(x[i:i + 1000]) for i in range(0, len(x), 1000)))
+    logits, h = zip(*(net(x[i:i + 1000]) for i in range(0, len(x), 1000)), strict=True)
     return torch.softmax(torch.cat(logits), 1).numpy(), torch.cat(h).numpy().astype(np.float64)
 
 

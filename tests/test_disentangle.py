@@ -63,7 +63,7 @@ def test_dci_scores_closed_form() -> None:
     # by hand: rows normalized, entropies in base K = 2, weighted by row sums / total
     p = r / r.sum(1, keepdims=True)
     ent = [-(pi[pi > 0] * np.log(pi[pi > 0])).sum() / np.log(2) for pi in p]
-    dis = sum((1 - e) * w for e, w in zip(ent, r.sum(1) / r.sum()))
+    dis = sum((1 - e) * w for e, w in zip(ent, r.sum(1) / r.sum(), strict=True))
     q = r / r.sum(0, keepdims=True)
     comp = np.mean([1 + (qk[qk > 0] * np.log(qk[qk > 0])).sum() / np.log(3) for qk in q.T])
     out = dci_scores(r)

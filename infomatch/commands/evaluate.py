@@ -132,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
 def _run_outliers(run_dir: Path, other: str, result: dict[str, Any], knn_k: int) -> dict[str, Any]:
     """Outlier figures of a run against ``other``: embeddings .npy with the run's d columns, or
     inputs of the run's shape (embedded by the run). Inliers are the embeddings the battery used."""
-    import numpy as np
 
     from ..data import load_dataset
     from ..decoder import open_run

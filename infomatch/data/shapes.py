@@ -66,7 +66,7 @@ def render(factors: np.ndarray, size: int = SIZE, batch: int = 512) -> np.ndarra
     f = np.asarray(factors, dtype=np.int64)
     if f.ndim != 2 or f.shape[1] != 5:
         raise ValueError(f"factors must have shape (n, 5); got {f.shape}")
-    for j, (name, m) in enumerate(zip(FACTOR_NAMES, FACTOR_SIZES)):
+    for j, (name, m) in enumerate(zip(FACTOR_NAMES, FACTOR_SIZES, strict=True)):
         if len(f) and (f[:, j].min() < 0 or f[:, j].max() >= m):
             raise ValueError(f"factor {name!r} indices must lie in 0..{m - 1}; got {f[:, j].min()}..{f[:, j].max()}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:

@@ -55,7 +55,7 @@ def plot_outlier_scores(scores: Mapping[str, tuple[Any, Any]]) -> Figure:
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.88, wspace=0.3)
     axes = fig.subplots(1, k + 1)
     roc_ax = axes[-1]
-    for ax, (name, (s_in, s_out)) in zip(axes[:-1], scores.items()):
+    for ax, (name, (s_in, s_out)) in zip(axes[:-1], scores.items(), strict=True):
         a, b = np.asarray(s_in, dtype=float), np.asarray(s_out, dtype=float)
         lo, hi = np.percentile(np.r_[a, b], [0.5, 99.5])
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
