@@ -187,7 +187,7 @@ def test_bad_input_one_line_exit_2(case: str, run_with_decoder: Path, tmp_path: 
         if case == "corrupt_decoder":
             args, needle = ["generate", str(bad), "--out", str(tmp_path / "g.png")], "not a valid safetensors"
         else:
-            args, needle = ["decoder", str(bad), "--epochs", "6", "--resume"], "cannot be read"
+            args, needle = ["decoder", str(bad), "--epochs", "6", "--batch-size", "128", "--resume"], "last.ckpt"
         run = bad
     before = _digest(run)
     assert main(args) == 2

@@ -148,13 +148,17 @@ def fit_decoder(z_train: torch.Tensor, x_train: torch.Tensor, z_val: torch.Tenso
             raise ValueError(f"--resume: {out} holds a decoder with a different config")
         if not last.is_file():
             raise ValueError(f"--resume: {out} has no checkpoint yet ({last} missing)")
+        from ..training.checkpoint import load_checkpoint
+
+        load_checkpoint(last)  # a damaged checkpoint fails here, before anything is written
     elif out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} already holds a decoder or other files; pass --resume to continue it, "
                               "or remove it first")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.json", json.dumps(header, indent=2, sort_keys=True) + "\n")
-    atomic_write_text(out / "run.json", json.dumps({"seed": cfg.seed, "status": "running", "started": time.time(),
-                                                    **environment()}, indent=2, sort_keys=True) + "\n")
+    if not resume:
+        atomic_write_text(out / "config.json", json.dumps(header, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(out / "run.json", json.dumps({"seed": cfg.seed, "status": "running", "started": time.time(),
+                                                        **environment()}, indent=2, sort_keys=True) + "\n")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 
@@ -190,8 +194,10 @@ def fit_decoder(z_train: torch.Tensor, x_train: torch.Tensor, z_val: torch.Tenso
     }
     save_weights(out / DECODER_FILE, decoder.state_dict(), header)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    run = json.loads((out / "run.json").read_text())
-    run.update(status="finished", finished=time.time())
+    if resume:  # the stored config keeps the original duration unless this call changed it
+        atomic_write_text(out / "config.json", json.dumps(header, indent=2, sort_keys=True) + "\n")
+    run = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {"seed": cfg.seed}
+    run.update(status="finished", finished=time.time(), **({"resumed": True} if resume else {}))
     atomic_write_text(out / "run.json", json.dumps(run, indent=2, sort_keys=True) + "\n")
     say(f"decoder: {out / DECODER_FILE} (held-out loss {metrics['heldout_loss']:.4g}, "
         f"held-out MSE {metrics['heldout_mse']:.4g})")
