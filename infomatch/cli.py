@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import InputError, RunInterrupted, describe
 
-COMMANDS = ("train", "embed", "evaluate", "report", "sweep")
+COMMANDS = ("train", "embed", "evaluate", "report", "sweep", "decoder", "generate", "score")
 
 
 UserError = InputError  # an error caused by the user's input: one line, exit status 2

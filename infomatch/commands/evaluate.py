@@ -30,7 +30,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--labels", help="class labels .npy for a bare .npy")
     p.add_argument("--train", help="training embeddings .npy for the probes (bare .npy only)")
     p.add_argument("--train-labels", dest="train_labels", help="labels of --train")
-    p.add_argument("--other", help="embeddings .npy of held-out 'other' inputs for the outlier AUROC")
+    p.add_argument("--other", help="held-out 'other' inputs for the outlier AUROC: embeddings .npy (prior space), "
+                   "or for a run directory also inputs of the run's shape (any --data format), embedded by the run")
     p.add_argument("--split", choices=("heldout", "train"), default=None,
                    help="run embeddings the battery runs on (default heldout; run directories only)")
     p.add_argument("--seeds", type=int, default=5, help="i.i.d. prior references per statistic (default 5)")
@@ -111,11 +112,13 @@ def run(args: argparse.Namespace) -> int:
             check_output(args.json_out, force=args.force, flag="--json", protected=tuple(inputs))
         if src.is_dir():
             for flag, value in (("--labels", args.labels), ("--train", args.train),
-                                ("--train-labels", args.train_labels), ("--other", args.other)):
+                                ("--train-labels", args.train_labels)):
                 if value:
                     raise ValueError(f"{flag} applies to a bare .npy; a run directory brings its own embeddings and labels")
             result = evaluate_run(src, prior=args.prior, seeds=args.seeds, knn_k=args.knn_k,
                                   split=args.split or "heldout", max_n=args.max_n, seed=args.seed, **params)
+            if args.other:
+                result.update(_run_outliers(src, args.other, result, args.knn_k))
         else:
             if src.suffix != ".npy":
                 raise ValueError(f"RUN_OR_NPY must be a run directory or a .npy file; got {str(src)!r}")
@@ -135,9 +138,43 @@ def run(args: argparse.Namespace) -> int:
                 seeds=args.seeds, knn_k=args.knn_k, max_n=args.max_n, seed=args.seed, **params))
             result.update({"mi_estimate": None, "capacity": None, "log_batch_ceiling": None})
     print(format_table(result))
+    for method, fig in (result.get("outlier_scores") or {}).items():
+        print(f"outlier score {method:12s} AUROC {fig['auroc']:.4f}   FPR at 95 % TPR {fig['fpr_at_95_tpr']:.4f}")
     if args.json_out:
         text = json.dumps(_jsonable(result), indent=2, allow_nan=False) + "\n"
         with user_input():
             write_output(args.json_out, text, force=args.force, flag="--json", protected=tuple(inputs))
         print(f"wrote {args.json_out}")
     return 0
+
+
+def _run_outliers(run_dir: Path, other: str, result: dict[str, Any], knn_k: int) -> dict[str, Any]:
+    """Outlier figures of a run against ``other``: embeddings .npy with the run's d columns, or
+    inputs of the run's shape (embedded by the run). Inliers are the embeddings the battery used."""
+
+    from ..data import load_dataset
+    from ..decoder import open_run
+    from ..metrics.outliers import detection_figures, outlier_scores
+    from ..metrics.runs import load_npy, load_run
+
+    tr = open_run(run_dir)
+    data = load_run(run_dir)
+    inliers = data.heldout if result.get("split") == "heldout" and data.heldout is not None else data.train
+    d = tr.config.dim
+    z_other = None
+    if str(other).endswith(".npy") and Path(other).is_file():
+        arr = load_npy(other, "--other")
+        if arr.ndim == 2 and arr.shape[1] == d and tr.input_shape != (d,):
+            z_other, kind = arr, "embeddings"
+    if z_other is None:
+        z_other, kind = tr.embed(tr.check_dataset(load_dataset(other), f"--other {other!r}").x).numpy(), "inputs"
+    figures = {}
+    for method in ("knn", "density", "typicality", "mahalanobis"):
+        train = data.train if method in ("knn", "mahalanobis") else None
+        s_in = outlier_scores(inliers, method, tr.prior, train=train, k=knn_k)
+        s_out = outlier_scores(z_other, method, tr.prior, train=train, k=knn_k)
+        figures[method] = detection_figures(s_in, s_out)
+    return {"outlier_auroc": figures["density"]["auroc"], "outlier_scores": figures,
+            "other": {"source": str(other), "as": kind, "n": int(len(z_other))},
+            "outlier_protocol": f"inliers: the run's {result.get('split')} embeddings; knn and mahalanobis fitted "
+                                f"on the train embeddings (k = {knn_k})"}

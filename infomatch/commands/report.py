@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-n", dest="max_n", type=int, help="subsample this many rows for the battery")
     p.add_argument("--max-dims", dest="max_dims", type=int, default=16,
                    help="coordinates shown in the marginal and QQ plots (default 16)")
+    p.add_argument("--other", help="inputs of classes the run never saw: adds outlier-score histograms and ROC")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
         # an existing report is replaced only with --force (or when the new one is identical, below)
         check_output(out, force=True, flag="--out", protected=tuple(inputs))
         path = build_report(run_path, out, force=args.force, sweep=args.sweep, seeds=args.seeds,
-                            max_n=args.max_n, max_dims=args.max_dims)
+                            max_n=args.max_n, max_dims=args.max_dims, other=args.other)
     print(f"wrote {path}")
     return 0

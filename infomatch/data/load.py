@@ -10,6 +10,7 @@ from infomatch.data.dataset import ArrayDataset
 from infomatch.data.digits import load_digits_dataset
 from infomatch.data.folder import is_image_folder, load_image_folder
 from infomatch.data.idx import is_idx_dir, load_idx_dir
+from infomatch.data.shapes import load_shapes_dataset
 
 SPLITS = ("train", "test")
 
@@ -29,7 +30,8 @@ def load_dataset(
 ) -> ArrayDataset:
     """Load a dataset into memory from a name or a path; nothing is ever downloaded.
 
-    ``spec`` is ``"digits"`` (scikit-learn's bundled 8x8 digits) or a path to:
+    ``spec`` is ``"digits"`` (scikit-learn's bundled 8x8 digits), ``"shapes"`` (procedural
+    shapes with known factors, :mod:`infomatch.data.shapes`) or a path to:
 
     - a directory of IDX files (MNIST / Fashion-MNIST, raw or ``.gz``);
     - a CIFAR-10 python directory (``data_batch_1..5``, ``test_batch``);
@@ -53,6 +55,8 @@ def load_dataset(
     spec = str(spec)
     if spec == "digits" and not Path(spec).exists():
         return load_digits_dataset()
+    if spec == "shapes" and not Path(spec).exists():
+        return load_shapes_dataset()
     path, split = _parse_spec(spec, split)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory (expected 'digits' or a path)")

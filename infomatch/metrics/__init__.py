@@ -9,6 +9,7 @@ Example:
 """
 
 from infomatch.metrics.battery import FAMILIES, STATISTICS, clear_reference_cache, dm_battery
+from infomatch.metrics.disentangle import dci, dci_scores, mig
 from infomatch.metrics.downstream import (
     knn_accuracy,
     linear_probe,
@@ -16,6 +17,7 @@ from infomatch.metrics.downstream import (
     outlier_auroc,
     stratified_split,
 )
+from infomatch.metrics.outliers import detection_figures, outlier_scores
 from infomatch.metrics.runs import RunData, evaluate_arrays, evaluate_run, load_run
 
 __all__ = [
@@ -23,6 +25,9 @@ __all__ = [
     "STATISTICS",
     "RunData",
     "clear_reference_cache",
+    "dci",
+    "dci_scores",
+    "detection_figures",
     "dm_battery",
     "evaluate_arrays",
     "evaluate_run",
@@ -30,6 +35,8 @@ __all__ = [
     "linear_probe",
     "linear_probe_model",
     "load_run",
+    "mig",
     "outlier_auroc",
+    "outlier_scores",
     "stratified_split",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 
 from infomatch import __version__
 from infomatch._io import atomic_write_bytes
+from infomatch.report.uses import USES_CAPTIONS
 
 __all__ = ["PLOT_CAPTIONS", "build_report", "render_report"]
 
@@ -150,7 +151,7 @@ def render_report(evaluation: Mapping[str, Any], images: Mapping[str, bytes], *,
         parts.append("<h2>Plots</h2>\n")
     for pid, png in images.items():
         data = base64.b64encode(png).decode("ascii")
-        caption = html.escape(PLOT_CAPTIONS.get(pid, pid))
+        caption = html.escape(PLOT_CAPTIONS.get(pid) or USES_CAPTIONS.get(pid, pid))
         parts.append(f'<figure><img id="plot-{html.escape(pid)}" alt="{caption}" '
                      f'src="data:image/png;base64,{data}"><figcaption>{caption}</figcaption></figure>\n')
     parts.append("</body>\n</html>\n")
@@ -173,11 +174,13 @@ def _write_if_allowed(path: Path, text: str, force: bool) -> bool:
 
 def build_report(run: str | Path, out: str | Path | None = None, *, force: bool = False,
                  sweep: Sequence[str | Path] = (), seeds: int = 5, max_n: int | None = None,
-                 max_dims: int = 16) -> Path:
+                 max_dims: int = 16, other: str | None = None) -> Path:
     """Evaluate run directory ``run``, plot it and write one self-contained HTML page.
 
     ``out`` defaults to ``RUN/report.html``. ``sweep``: further run directories (e.g. other
-    noise scales); with two or more runs in total the trade-off plot is added. An existing
+    noise scales); with two or more runs in total the trade-off plot is added. With a decoder in
+    ``RUN/decoder`` the page shows decoded prior samples and reconstructions; ``other`` (inputs
+    the run never saw a class of) adds outlier-score histograms and ROC curves. An existing
     different file is kept unless ``force``. Returns the output path.
 
     Example:
@@ -212,6 +215,9 @@ def build_report(run: str | Path, out: str | Path | None = None, *, force: bool 
     if sweep:
         runs = [evaluation] + [evaluate_run(p, seeds=seeds, max_n=max_n) for p in sweep]
         images["tradeoff"] = plots.figure_to_png(plots.plot_tradeoff(runs))
+    from infomatch.report.uses import uses_images  # noqa: PLC0415
+
+    images.update(uses_images(data.path, other=other))
     page = render_report(evaluation, images, title=f"infomatch report: {data.path.name}", config=data.config)
     if sweep_dirs:  # sweep directories: their trade-off table and figure
         page = page.replace("</body>", "".join(sweep_section(p) for p in sweep_dirs) + "</body>")
