@@ -25,7 +25,7 @@ from ..training.components import Embedder, build_prior, embed_array
 from ..training.config import TrainConfig
 
 # the one import of the training engine's run loader (renaming it is a one-line change here)
-from ..training.engine import load_run as _load_trained_run
+from ..training.engine import load_model as _load_trained_run
 from .fit import DecoderConfig, DecoderResult, decode, fit_decoder, load_decoder
 from .nets import DeconvDecoder, MLPDecoder
 

@@ -581,9 +581,6 @@ def load_model(path: str | Path) -> tuple[TrainConfig, Embedder, dict[str, Any]]
     return cfg, model, meta
 
 
-# the former name of load_model, kept so that code written against it keeps working
-load_run = load_model
-
 
 def load_checkpoint_model(ckpt: str | Path) -> tuple[TrainConfig, Embedder, dict[str, Any]]:
     """Rebuild the model from a Lightning checkpoint (loaded with weights_only=True)."""
