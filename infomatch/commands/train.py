@@ -5,7 +5,7 @@ Precedence: built-in defaults < ``--config file.yaml`` < command-line flags. Wit
 
 Example:
     $ infomatch train                                   # digits, Gaussian prior, ~1 minute
-    $ infomatch train --data data/mnist --dim 32 --sigma 1.5 --batch-size 512 --epochs 93
+    $ infomatch train --data data/mnist --dim 16 --batch-size 512 --epochs 80
     $ infomatch train --out runs/a --resume             # continue an interrupted run
 """
 
