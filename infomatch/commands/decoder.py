@@ -32,6 +32,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the command; bad input (ValueError, OSError, corrupt files) is reported in one line."""
+    from ..errors import user_input
+
+    with user_input():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..decoder import DecoderConfig, train_run_decoder
 
     cfg = DecoderConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,

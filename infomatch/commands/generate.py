@@ -42,6 +42,14 @@ def _check_out(path: str | None, suffix: str, flag: str, force: bool) -> Path | 
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the command; bad input (ValueError, OSError, corrupt files) is reported in one line."""
+    from ..errors import user_input
+
+    with user_input():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .._io import atomic_write_bytes

@@ -33,6 +33,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the command; bad input (ValueError, OSError, corrupt files) is reported in one line."""
+    from ..errors import user_input
+
+    with user_input():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..data import load_dataset

@@ -30,6 +30,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the command; bad input (ValueError, OSError, corrupt files) is reported in one line."""
+    from ..errors import user_input
+
+    with user_input():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     src = Path(args.source)
     if args.table:
         from ..sweep.table import write_table
