@@ -122,10 +122,6 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
     run = prepare_run_dir(cfg, out, resume=resume) if lead else RunDir(out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    precision = resolve_precision(cfg.precision, cfg.accelerator)
-    say(f"precision: {precision.resolved} ({precision.reason})")
-    if precision.slow_bf16 and precision.device == "cpu" and lead:
-        say(_slow_bf16_warning(measure_bf16_ratio()))
     ds = dataset if dataset is not None else load_dataset(cfg.data)
     train_idx, held_idx = split_indices(len(ds), held_out=cfg.held_out, seed=cfg.split_seed)
     if len(held_idx) < 2 or len(train_idx) < cfg.batch_size:
@@ -133,6 +129,11 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
             f"batch_size must not exceed the {len(train_idx)} training examples of {cfg.data!r} "
             f"(held out: {len(held_idx)}); got {cfg.batch_size}"
         )
+    # printed once the input is known to be good, so a user error stays a one-line message
+    precision = resolve_precision(cfg.precision, cfg.accelerator)
+    say(f"precision: {precision.resolved} ({precision.reason})")
+    if precision.slow_bf16 and precision.device == "cpu" and lead:
+        say(_slow_bf16_warning(measure_bf16_ratio()))
 
     if lead:
         run.path.mkdir(parents=True, exist_ok=True)
