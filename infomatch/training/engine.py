@@ -229,6 +229,9 @@ def plan_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
     return RunPlan(cfg, run, resume, ds, train_idx, held_idx, module, info, lead, precision)
 
 
+_SIGINT_SEEN = threading.Event()
+
+
 @contextlib.contextmanager
 def _sigint_stops_run(enabled: bool) -> Iterator[None]:
     """While training, Ctrl-C raises :class:`RunInterrupted` (Lightning's handler would exit 1)."""
@@ -238,8 +241,10 @@ def _sigint_stops_run(enabled: bool) -> Iterator[None]:
 
     def handler(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        _SIGINT_SEEN.set()
         raise RunInterrupted("SIGINT")
 
+    _SIGINT_SEEN.clear()
     previous = signal.signal(signal.SIGINT, handler)
     try:
         yield
@@ -283,15 +288,17 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False, dataset: A
             try:
                 _start_files(plan)
                 result = _fit(plan, say)
-            except RunInterrupted:
+            except BaseException as exc:
+                # Lightning's own clean-up after the interrupt can raise in its place (e.g. a
+                # data fetcher torn down before its first batch): the signal decides
+                if not (isinstance(exc, RunInterrupted) or _SIGINT_SEEN.is_set()):
+                    run.update_json("run.json", status="failed", failed=time.time())
+                    raise
                 run.update_json("run.json", status="interrupted", interrupted=time.time())
                 kept = "its last epoch-end checkpoint is kept" if run.last_checkpoint.exists() else \
                     "it had not finished an epoch, so it starts over"
                 raise RunInterrupted(f"run {run.path} stopped ({kept}); continue it with: "
                                      f"infomatch train --out {run.path} --resume") from None
-            except BaseException:
-                run.update_json("run.json", status="failed", failed=time.time())
-                raise
         finally:
             lock.release()
     return result
