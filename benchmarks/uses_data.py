@@ -4,7 +4,7 @@ Reads the IDX directory given by --mnist and writes two ``.npz`` files (``x`` ui
 ``y`` labels): ``inliers.npz`` with the classes of --classes and ``outliers.npz`` with the others.
 
 Example:
-    $ python benchmarks/uses_data.py --mnist ../shared/data/mnist --classes 0,1,2,3,4 --out runs/uses
+    $ python benchmarks/uses_data.py --mnist data/mnist --classes 0,1,2,3,4 --out runs/uses
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ last row scores the real held-out images themselves (FD against a same-size draw
 images: the floor).
 
 Example:
-    $ python benchmarks/uses_generation.py --mnist ../shared/data/mnist --run nine=runs/uses/gen-s1.0 \
+    $ python benchmarks/uses_generation.py --mnist data/mnist --run nine=runs/uses/gen-s1.0 \
         --run plain=runs/uses/gen-s0 --classifier runs/uses/classifier.safetensors --json gen.json
 """
 
