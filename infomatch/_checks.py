@@ -32,6 +32,13 @@ def check_positive_int(name: str, value: Any) -> int:
     return value
 
 
+def check_nonnegative_int(name: str, value: Any) -> int:
+    """Return ``value`` as an int if it is an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+    return value
+
+
 def check_nonnegative(name: str, value: Any) -> float:
     """Return ``value`` as a float if it is finite and >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

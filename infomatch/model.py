@@ -45,7 +45,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from infomatch._checks import check_choice, check_matrix, check_nonnegative, check_positive_int
+from infomatch._checks import check_choice, check_matrix, check_nonnegative, check_nonnegative_int, check_positive_int
 from infomatch.bounds import Bound, make_bound
 from infomatch.critics import make_critic
 from infomatch.distributed import SyncNormalize, SyncWhiten, cross_scores, global_bound, world_size
@@ -61,12 +61,6 @@ DEFAULT_EPS = 0.5
 #: with learnable scales and temperature contains the optimal InfoNCE critic of the Gaussian
 #: channel (a plain dot product does not: it lacks the ``-|b|^2`` term).
 DEFAULT_SEPARABLE: dict[str, Any] = {"similarity": "euclidean", "head": "scale", "learn_temperature": True}
-
-
-def check_nonnegative_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
-    return value
 
 
 def _noise_variance(base: str, scale: float) -> float:

@@ -116,19 +116,6 @@ def whiten_case(i: int) -> tuple[Any, list[tuple[torch.Tensor, torch.Tensor]]]:
     return norm, batches
 
 
-def run_whiten(norm: Any, batches: list, rows: slice = slice(None)) -> dict[str, Any]:
-    """As :func:`run_norm` for a whitening layer: outputs, input gradients, running mean / covariance."""
-    outs, grads = [], []
-    for h, w in batches:
-        h = h[rows].clone().requires_grad_(True)
-        out = norm(h)
-        (w[rows] * out).sum().backward()
-        outs.append(out.detach())
-        grads.append(h.grad.detach())
-    return {"outs": outs, "grads": grads, "running_mean": norm.running_mean.clone(),
-            "running_cov": norm.running_cov.clone(), "num_batches_tracked": int(norm.num_batches_tracked)}
-
-
 def run_step(model: nn.Module, net: Net, x1: torch.Tensor, x2: torch.Tensor, noise: torch.Tensor,
              lr: float = 0.1) -> dict[str, Any]:
     """One step: loss, mi and gradients (DDP-averaged when ``model`` is DDP), then SGD."""
@@ -155,8 +142,10 @@ def run_nine(net: Net, batches: list, model: nn.Module | None = None, rows: slic
     return {"steps": steps, "state": state}
 
 
-def run_norm(norm: Any, batches: list, rows: slice = slice(None)) -> dict[str, Any]:
-    """Three training batches: outputs and input gradients of ``sum(w * out)``; running stats."""
+def run_norm(norm: Any, batches: list, rows: slice = slice(None),
+             buffers: tuple[str, ...] = ("running_mean", "running_var")) -> dict[str, Any]:
+    """Three training batches: outputs and input gradients of ``sum(w * out)``; the running
+    statistics named in ``buffers`` (``running_cov`` instead of ``running_var`` for a whitening layer)."""
     outs, grads = [], []
     for h, w in batches:
         h = h[rows].clone().requires_grad_(True)
@@ -164,8 +153,11 @@ def run_norm(norm: Any, batches: list, rows: slice = slice(None)) -> dict[str, A
         (w[rows] * out).sum().backward()
         outs.append(out.detach())
         grads.append(h.grad.detach())
-    return {"outs": outs, "grads": grads, "running_mean": norm.running_mean.clone(),
-            "running_var": norm.running_var.clone(), "num_batches_tracked": int(norm.num_batches_tracked)}
+    return {"outs": outs, "grads": grads, **{name: getattr(norm, name).clone() for name in buffers},
+            "num_batches_tracked": int(norm.num_batches_tracked)}
+
+
+WHITEN_BUFFERS = ("running_mean", "running_cov")
 
 
 def _rank_main(r: int, port: int, outdir: str) -> None:
@@ -197,7 +189,7 @@ def _rank_main(r: int, port: int, outdir: str) -> None:
         result["whiten"] = {}
         for i in range(len(WHITEN_CASES)):
             norm, norm_batches = whiten_case(i)
-            result["whiten"][i] = run_whiten(norm, norm_batches, nrows)
+            result["whiten"][i] = run_norm(norm, norm_batches, nrows, WHITEN_BUFFERS)
         torch.save(result, Path(outdir) / f"rank{r}.pt")
     finally:
         dist.destroy_process_group()

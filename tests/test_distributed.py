@@ -302,8 +302,8 @@ def test_sync_whiten_matches_one_process(spawned: list[dict[str, Any]], case: in
 
     spec = worker.WHITEN_CASES[case]
     _, batches = worker.whiten_case(case)
-    ref = worker.run_whiten(Whiten(4, mode=spec["mode"], momentum=spec["momentum"], method=spec["method"]).double(),
-                            batches)
+    ref = worker.run_norm(Whiten(4, mode=spec["mode"], momentum=spec["momentum"], method=spec["method"]).double(),
+                          batches, buffers=worker.WHITEN_BUFFERS)
     n = 2 * worker.BATCH // worker.WORLD
     for r, res in enumerate(spawned):
         got = res["whiten"][case]

@@ -24,6 +24,7 @@ import yaml
 from .._checks import (
     check_choice,
     check_nonnegative,
+    check_nonnegative_int,
     check_positive,
     check_positive_int,
     check_probability,
@@ -145,9 +146,7 @@ class TrainConfig:
         check_choice("matched_view", self.matched_view, MATCHED_VIEWS)
         if not isinstance(self.symmetric, bool):
             raise ValueError(f"symmetric must be true or false; got {self.symmetric!r}")
-        _check_int("queue", self.queue)
-        if self.queue < 0:
-            raise ValueError(f"queue must be a non-negative integer; got {self.queue!r}")
+        check_nonnegative_int("queue", self.queue)
         if self.capacity_fraction is not None:
             check_probability("capacity_fraction", self.capacity_fraction)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
