@@ -45,7 +45,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from infomatch._checks import check_choice, check_matrix, check_nonnegative, check_nonnegative_int, check_positive_int
+from infomatch._checks import (
+    check_choice,
+    check_matrix,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_positive_int,
+)
 from infomatch.bounds import Bound, make_bound
 from infomatch.critics import make_critic
 from infomatch.distributed import SyncNormalize, SyncWhiten, cross_scores, global_bound, world_size
