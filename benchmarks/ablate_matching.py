@@ -38,6 +38,11 @@ ROWS: dict[str, list[str]] = {
     "default, view strength 0.5": ["--view-strength", "0.5"],
     "default, capacity 0.35 log B": ["--capacity-fraction", "0.35"],
     "default, capacity 0.7 log B": ["--capacity-fraction", "0.7"],
+    "default + self-weight 0.3": ["--bound-param", "self_weight=0.3"],
+    "default + self-weight 0.1": ["--bound-param", "self_weight=0.1"],
+    "no views": ["--views", "none"],
+    "no views + self-weight 0.3": ["--views", "none", "--bound-param", "self_weight=0.3"],
+    "no views + self-weight 0.1": ["--views", "none", "--bound-param", "self_weight=0.1"],
     "uniform prior, default": ["--prior", "uniform"],
     "laplace prior, default": ["--prior", "laplace"],
     "plain (sigma 0)": ["--sigma", "0", "--normalization", "standardize"],
@@ -83,8 +88,8 @@ def posthoc(entry: dict, prior: str) -> dict:
     from scipy import special, stats
     from sklearn.decomposition import PCA
 
-    from infomatch.training.verdict import heldout_verdict
     from infomatch.metrics.downstream import knn_accuracy, linear_probe
+    from infomatch.training.verdict import heldout_verdict
 
     out = Path(entry["dir"]) / "embeddings"
     ztr, zhe = np.load(out / "train.npy"), np.load(out / "heldout.npy")

@@ -6,6 +6,11 @@ shell, no points near the centre or in the tails) fails Henze-Zirkler and Mardia
 while the per-coordinate tests pass: this script prints the radius quantiles, the mean excess
 kurtosis of the coordinates and a KS test of |z|^2 against chi2(d), per run directory.
 
+It also prints the class share: the fraction of the embedding variance that the class means
+explain (between-class / total). Under N(0, I_d) no labelling into k classes can make that share
+larger than the k-means optimum on a large N(0, I_d) sample (about 0.33 for d = 8, k = 10),
+printed beside it: a larger share proves class clusters that no Gaussian holds.
+
 Example:
     python benchmarks/radius_diagnosis.py runs/ablation/default-*-s0 runs/other-run
 """
@@ -29,20 +34,47 @@ def radius_row(z: np.ndarray) -> dict[str, float]:
             "kurtosis": float(stats.kurtosis(z, axis=0).mean()), "ks_p": float(stats.kstest(r2, stats.chi2(d).cdf).pvalue)}
 
 
+def class_share(z: np.ndarray, labels: np.ndarray) -> float:
+    """Between-class variance over total variance of ``z`` for integer ``labels``."""
+    centred = z - z.mean(0)
+    between = sum((labels == c).mean() * np.sum(centred[labels == c].mean(0) ** 2) for c in np.unique(labels))
+    return float(between / np.sum(centred.var(0)))
+
+
+def gaussian_share_max(d: int, k: int, n: int = 20000, seed: int = 0) -> float:
+    """The class share of the k-means partition of ``n`` draws of N(0, I_d): the largest share a
+    k-class labelling of a Gaussian can have (k-means maximizes the between-cluster variance)."""
+    from sklearn.cluster import KMeans
+
+    g = np.random.default_rng(seed).standard_normal((n, d))
+    labels = KMeans(k, n_init=4, random_state=seed).fit(g).labels_
+    return class_share(g, labels)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="run directories (Gaussian prior)")
     ap.add_argument("--split", default="heldout", choices=("heldout", "train"))
     args = ap.parse_args()
     qs = " / ".join(f"{q:g}" for q in QUANTILES)
-    print(f"| run | n | d | |z|^2 quantiles {qs} | chi2(d) quantiles | mean excess kurtosis | KS p of |z|^2 vs chi2(d) |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| run | n | d | |z|^2 quantiles {qs} | chi2(d) quantiles | mean excess kurtosis | KS p of |z|^2 vs chi2(d) "
+          "| class share | Gaussian max share |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    limits: dict[tuple[int, int], float] = {}
     for run in args.runs:
         z = np.load(Path(run) / "embeddings" / f"{args.split}.npy")
         row = radius_row(z)
         fmt = lambda v: " / ".join(f"{x:.1f}" for x in v)  # noqa: E731
+        labels_file = Path(run) / "embeddings" / f"{args.split}_labels.npy"
+        share = limit = "–"
+        if labels_file.exists():
+            labels = np.load(labels_file)
+            key = (z.shape[1], len(np.unique(labels)))
+            if key not in limits:
+                limits[key] = gaussian_share_max(*key)
+            share, limit = f"{class_share(z, labels):.2f}", f"{limits[key]:.2f}"
         print(f"| {Path(run).name} | {len(z)} | {z.shape[1]} | {fmt(row['q'])} | {fmt(row['chi2'])} | "
-              f"{row['kurtosis']:.2f} | {row['ks_p']:.1e} |")
+              f"{row['kurtosis']:.2f} | {row['ks_p']:.1e} | {share} | {limit} |")
 
 
 if __name__ == "__main__":

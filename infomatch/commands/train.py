@@ -66,6 +66,8 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--symmetric", action="store_true", help="score both directions (clean 1 vs noisy 2 and 2 vs 1)")
     m.add_argument("--queue", type=int, help="past noisy view-2 representations kept as extra negatives (default 0)")
     m.add_argument("--bound", choices=BOUNDS, help="MI lower bound (default infonce)")
+    m.add_argument("--bound-param", dest="bound_params", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="bound option, e.g. self_weight=0.2 for infonce (repeatable)")
     m.add_argument("--critic", choices=CRITICS, help="critic T(a, b) (default separable)")
     m.add_argument("--critic-param", dest="critic_params", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="critic option, e.g. temperature=0.1 (repeatable)")
@@ -103,7 +105,7 @@ def add_parser(sub: Any) -> None:
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
     """Resolve (config, output directory, resume) from parsed arguments."""
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.field_names()}
-    for key in ("prior_params", "critic_params", "method_params"):
+    for key in ("prior_params", "critic_params", "bound_params", "method_params"):
         if key in values:
             values[key] = dict(values[key])
     resume = bool(getattr(args, "resume", False))

@@ -48,6 +48,7 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
         bound=cfg.bound,
         critic=cfg.critic,
         critic_kwargs=dict(cfg.critic_params) or None,
+        bound_kwargs=dict(cfg.bound_params) or None,
         normalization=cfg.normalization,
         whiten_method=cfg.whiten_method,
         branch_statistics="separate" if cfg.matched_view == "clean" else "shared",

@@ -64,6 +64,8 @@ class TrainConfig:
     removes it), ``symmetric`` (score both directions), ``queue`` (past negatives),
     ``lr_schedule`` / ``warmup`` (fraction of the steps) and ``noise_warmup`` (fraction of the
     steps over which the noise grows from 0 to its target).
+    ``bound_params`` are options of the bound (``self_weight`` of ``infonce``, see
+    :class:`~infomatch.bounds.InfoNCEBound`), as ``critic_params`` are the critic's.
     ``method`` picks the objective (:mod:`infomatch.methods`; ``nine`` by default); the other
     methods train without noise (their noise scale resolves to 0) and take ``method_params``.
     """
@@ -80,6 +82,7 @@ class TrainConfig:
     bound: str = "infonce"
     critic: str = "separable"
     critic_params: dict[str, Any] = field(default_factory=dict)
+    bound_params: dict[str, Any] = field(default_factory=dict)
     views: str = "auto"
     view_strength: float = 1.0
     normalization: str = "whiten"
@@ -137,6 +140,8 @@ class TrainConfig:
         check_choice("critic", self.critic, CRITICS)
         if not isinstance(self.critic_params, dict):
             raise ValueError(f"critic_params must be a mapping; got {self.critic_params!r}")
+        if not isinstance(self.bound_params, dict):
+            raise ValueError(f"bound_params must be a mapping; got {self.bound_params!r}")
         check_choice("views", self.views, VIEWS)
         if isinstance(self.view_strength, bool) or not isinstance(self.view_strength, (int, float)) \
                 or not 0.0 <= self.view_strength <= 1.0:
@@ -300,7 +305,7 @@ def number_or_text(value: Any) -> Any:
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     """Turn YAML ints into floats where a float is expected (``lr: 1`` is fine)."""
     out = dict(values)
-    for key in ("prior_params", "critic_params"):
+    for key in ("prior_params", "critic_params", "bound_params"):
         if isinstance(out.get(key), dict):
             out[key] = {k: number_or_text(v) for k, v in out[key].items()}
     for key in _FLOATS:

@@ -112,7 +112,10 @@ class NINEModule(L.LightningModule):
         """Grow the noise linearly from 0 to its target over the first ``noise_warmup`` of the steps."""
         if self.cfg.noise_warmup <= 0:
             return
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        total = self.__dict__.get("_total_steps")
+        if total is None:  # asked of the trainer once: estimating it walks the data loader
+            total = max(1, int(self.trainer.estimated_stepping_batches))
+            object.__setattr__(self, "_total_steps", total)
         frac = min(1.0, self.global_step / (self.cfg.noise_warmup * total))
         self.nine.noise.scale = self.cfg.noise_scale * frac
 
