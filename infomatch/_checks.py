@@ -6,8 +6,9 @@ so the CLI can print it as-is and exit with status 2.
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -23,6 +24,18 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
     return value
+
+
+def keyword_names(fn: Callable[..., Any], exclude: Iterable[str] = ()) -> list[str]:
+    """The named parameters ``fn`` accepts, without ``self``, ``*args`` / ``**kwargs`` and ``exclude``:
+    what a ``**kwargs`` pass-through (critic, bound options) may contain.
+
+    >>> keyword_names(lambda self, dim, temperature=1.0, *args, **kw: None, exclude=["dim"])
+    ['temperature']
+    """
+    skip = {"self", *exclude}
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return [p.name for p in inspect.signature(fn).parameters.values() if p.name not in skip and p.kind not in variadic]
 
 
 def check_positive_int(name: str, value: Any) -> int:

@@ -32,7 +32,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from infomatch._checks import check_choice, check_matrix, check_positive, check_positive_int
+from infomatch._checks import (
+    check_choice,
+    check_matrix,
+    check_positive,
+    check_positive_int,
+    keyword_names,
+)
 
 __all__ = [
     "CRITIC_NAMES",
@@ -277,9 +283,7 @@ def make_critic(name: str, dim: int, **kwargs: Any) -> nn.Module:
     """
     check_choice("critic", name, CRITIC_NAMES)
     cls = _CRITICS[name]
-    import inspect  # noqa: PLC0415
-
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "dim"}
+    allowed = set(keyword_names(cls.__init__, exclude=["dim"]))
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise ValueError(

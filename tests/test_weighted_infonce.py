@@ -64,6 +64,10 @@ def test_config_carries_bound_params() -> None:
     assert cfg.bound_params == {"self_weight": 0.2}
     with pytest.raises(ValueError, match="bound_params must be a mapping"):
         TrainConfig(bound_params=[1])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="self_weight must be a number in"):
+        TrainConfig(bound_params={"self_weight": 2})
+    with pytest.raises(ValueError, match="accept self_weight; got 'foo'"):
+        TrainConfig(bound_params={"foo": 1})
 
 
 def _channel_scores(z: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -30,6 +30,7 @@ from .._checks import (
     check_probability,
 )
 from ..advisor import advise_noise
+from ..bounds import make_bound
 from ..methods import METHODS
 from ..model import NORMALIZATIONS
 from ..priors import PRIOR_NAMES
@@ -142,6 +143,7 @@ class TrainConfig:
             raise ValueError(f"critic_params must be a mapping; got {self.critic_params!r}")
         if not isinstance(self.bound_params, dict):
             raise ValueError(f"bound_params must be a mapping; got {self.bound_params!r}")
+        make_bound(self.bound, **self.bound_params)  # names the first bad option or value
         check_choice("views", self.views, VIEWS)
         if isinstance(self.view_strength, bool) or not isinstance(self.view_strength, (int, float)) \
                 or not 0.0 <= self.view_strength <= 1.0:
