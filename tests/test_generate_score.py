@@ -11,7 +11,8 @@ import pytest
 from scipy import stats
 
 from infomatch.cli import main
-from infomatch.metrics.outliers import detection_figures, outlier_scores
+from infomatch.commands.score import METHODS as SCORE_COMMAND_METHODS
+from infomatch.metrics.outliers import SCORES, detection_figures, outlier_scores
 
 
 # ------------------------------------------------------------------ scores against closed forms
@@ -45,6 +46,10 @@ def test_knn_and_mahalanobis_match_numpy() -> None:
         outlier_scores(z, "knn", train=train, k=0)
     with pytest.raises(ValueError, match="method"):
         outlier_scores(z, "isolation")
+
+
+def test_score_command_offers_every_score() -> None:
+    assert SCORE_COMMAND_METHODS == SCORES
 
 
 def test_detection_figures_by_hand() -> None:

@@ -154,7 +154,7 @@ def _run_outliers(run_dir: Path, other: str, result: dict[str, Any], knn_k: int)
 
     from ..data import load_dataset
     from ..decoder import open_run
-    from ..metrics.outliers import detection_figures, outlier_scores
+    from ..metrics.outliers import FITTED_SCORES, SCORES, detection_figures, outlier_scores
     from ..metrics.runs import load_npy, load_run
 
     tr = open_run(run_dir)
@@ -169,8 +169,8 @@ def _run_outliers(run_dir: Path, other: str, result: dict[str, Any], knn_k: int)
     if z_other is None:
         z_other, kind = tr.embed(tr.check_dataset(load_dataset(other), f"--other {other!r}").x).numpy(), "inputs"
     figures = {}
-    for method in ("knn", "density", "typicality", "mahalanobis"):
-        train = data.train if method in ("knn", "mahalanobis") else None
+    for method in SCORES:
+        train = data.train if method in FITTED_SCORES else None
         s_in = outlier_scores(inliers, method, tr.prior, train=train, k=knn_k)
         s_out = outlier_scores(z_other, method, tr.prior, train=train, k=knn_k)
         figures[method] = detection_figures(s_in, s_out)

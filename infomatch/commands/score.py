@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+# the names of infomatch.metrics.outliers.SCORES, kept here so that building the parser imports no scipy
 METHODS = ("knn", "density", "typicality", "mahalanobis")
 DEFAULT_METHOD = "knn"
 
@@ -45,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..data import load_dataset
     from ..decoder import open_run
-    from ..metrics.outliers import outlier_scores
+    from ..metrics.outliers import FITTED_SCORES, outlier_scores
     from ..metrics.runs import load_npy
     from ..training.rundir import atomic_save_npy
 
@@ -59,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     tr = open_run(args.run_dir)
     ds = tr.check_dataset(load_dataset(args.data), f"--data {args.data!r}")
     train = None
-    if args.method in ("knn", "mahalanobis"):
+    if args.method in FITTED_SCORES:
         path = tr.path / "embeddings" / "train.npy"
         train = load_npy(path, "embeddings/train.npy of the run")
     z = tr.embed(ds.x).numpy()

@@ -36,9 +36,11 @@ from scipy import stats
 from infomatch.metrics._inputs import check_embeddings, resolve_prior
 from infomatch.priors import Prior
 
-__all__ = ["SCORES", "detection_figures", "outlier_scores"]
+__all__ = ["FITTED_SCORES", "SCORES", "detection_figures", "outlier_scores"]
 
 SCORES = ("knn", "density", "typicality", "mahalanobis")
+#: the scores fitted on the training embeddings (the others need only the prior)
+FITTED_SCORES = ("knn", "mahalanobis")
 
 
 def outlier_scores(z: Any, method: str, prior: Prior | str | None = "gaussian", *, train: Any = None,
@@ -58,7 +60,7 @@ def outlier_scores(z: Any, method: str, prior: Prior | str | None = "gaussian", 
     if method not in SCORES:
         raise ValueError(f"method must be one of {', '.join(map(repr, SCORES))}; got {method!r}")
     x = check_embeddings("embeddings", z, min_rows=1)
-    if method in ("density", "typicality"):
+    if method not in FITTED_SCORES:
         if prior is None:
             raise ValueError(f"method {method!r} needs a prior")
         rp = resolve_prior(prior, **prior_params)
