@@ -1,7 +1,9 @@
-"""Batched, seeded views (augmentations) for images (kornia.augmentation) and tabular data (torch).
+"""Batched, seeded views (augmentations) for images (kornia) and tabular data (torch).
 
 Every transform works on a whole batch ``(B, C, H, W)`` at once with per-sample random
-parameters; there is no per-image Python loop.
+parameters; there is no per-image Python loop. The geometric part (a crop's offset, rotation,
+scale, shear) is one resampling per batch (:class:`~infomatch.data.warp.RandomWarp`, kornia's
+``warp_affine``); flips and colour jitter are kornia.augmentation modules.
 
 Presets (``make_views(kind, preset, input_shape)``):
 
@@ -53,6 +55,7 @@ import torch
 from torch import nn
 
 from infomatch._checks import check_choice, check_nonnegative, check_positive_int, check_probability
+from infomatch.data.warp import RandomWarp
 
 KINDS = ("image", "tabular")
 PRESETS = ("mnist", "cifar", "digits", "image", "tabular", "none")
@@ -242,18 +245,26 @@ def _build_image_pipeline(cfg: ViewConfig, input_shape: tuple[int, ...]) -> nn.S
     c, h, w = input_shape
     ops: list[nn.Module] = []
     crop = cfg.crop or (h, w)
+    affine = bool(cfg.degrees or cfg.shear or (cfg.scale is not None and cfg.scale != (1.0, 1.0)))
+    scale = cfg.scale if cfg.scale is not None and cfg.scale != (1.0, 1.0) else None
+
+    def warp(src: tuple[int, int], out: tuple[int, int], **where: Any) -> RandomWarp:
+        return RandomWarp(src, out, degrees=cfg.degrees, scale=scale, shear=cfg.shear, **where)
+
     if cfg.crop_mode == "resized":
         ops.append(K.RandomResizedCrop(crop, scale=cfg.resized_scale, p=1.0))
+        if affine:
+            ops.append(warp(crop, crop))
+    elif cfg.crop_mode == "affine" and crop != (h, w):
+        # the crop's offset is a continuous translation: one warp, whatever the jitter
+        ops.append(warp((h, w), crop, offset="affine", slack=cfg.crop_slack))
     elif cfg.crop_mode == "random" and (cfg.padding or crop != (h, w)):
-        ops.append(K.RandomCrop(crop, padding=cfg.padding or None, p=1.0))
-    translate = None
-    if cfg.crop_mode == "affine" and crop != (h, w):
-        translate = (cfg.crop_slack * (w - crop[1]) / (2 * w), cfg.crop_slack * (h - crop[0]) / (2 * h))
-    if translate or cfg.degrees or cfg.shear or (cfg.scale is not None and cfg.scale != (1.0, 1.0)):
-        ops.append(K.RandomAffine(degrees=cfg.degrees, translate=translate, scale=cfg.scale,
-                                  shear=cfg.shear or None, p=1.0))
-    if cfg.crop_mode == "affine" and crop != (h, w):
-        ops.append(CenterCrop((h, w), crop))
+        if affine:  # the integer window and the jitter in one resampling
+            ops.append(warp((h, w), crop, padding=cfg.padding, offset="random"))
+        else:  # an exact window, no resampling
+            ops.append(K.RandomCrop(crop, padding=cfg.padding or None, p=1.0))
+    elif affine:
+        ops.append(warp((h, w), (h, w)))
     if cfg.flip:
         ops.append(K.RandomHorizontalFlip(p=0.5))
     if cfg.brightness or cfg.contrast or cfg.saturation or cfg.hue:
