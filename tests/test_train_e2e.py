@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import pickle
 
 import numpy as np
@@ -45,6 +46,12 @@ def test_run_directory_layout(trained) -> None:
     steps = (1797 - int(round(0.2 * 1797))) // 128
     assert metrics["optimizer_steps"] == EPOCHS * steps
     assert 0 < metrics["mi_estimate"] <= metrics["capacity"] + 0.5
+    # epoch means are logged once per epoch; held-out MI on the validated epochs only (here
+    # the last: 3 epochs of 11 steps, validation about every 50 steps and always at the end)
+    assert float(rows[-1]["mi"]) == pytest.approx(metrics["mi_estimate"], rel=1e-6)
+    assert float(rows[-1]["loss"]) == pytest.approx(-metrics["mi_estimate"], rel=1e-6)
+    assert [math.isnan(float(r["val_mi"])) for r in rows] == [True] * (EPOCHS - 1) + [False]
+    assert float(rows[-1]["val_mi"]) == pytest.approx(metrics["heldout_mi_estimate"], rel=1e-6)
     assert metrics["recalibrated_normalization"] is True
     held = np.load(run / "embeddings" / "heldout.npy")
     labels = np.load(run / "embeddings" / "heldout_labels.npy")

@@ -34,15 +34,19 @@ def _value(metrics: dict[str, Any], key: str) -> float:
 
 
 class EpochMetricsCSV(L.Callback):
-    """Append one row per finished epoch to ``metrics.csv`` (rewritten atomically).
+    """One row per finished epoch in ``metrics.csv``, written atomically every ``write_every``
+    epochs (the checkpoint cadence), at the last epoch and when training stops.
 
+    ``val_mi`` is filled on the epochs that ran validation and left empty (NaN) on the others.
     On resume, rows of epochs at or after the resumed epoch are dropped first, so the table
     never holds an epoch twice.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, write_every: int = 1) -> None:
         self.path = Path(path)
+        self.write_every = max(1, int(write_every))
         self._t0 = time.perf_counter()
+        self._table: list[dict[str, Any]] = []
 
     def _rows(self) -> list[dict[str, str]]:
         if not self.path.is_file():
@@ -61,7 +65,8 @@ class EpochMetricsCSV(L.Callback):
         # on_train_start runs after a checkpoint is restored, so current_epoch is the resume point
         if trainer.is_global_zero:
             start = trainer.current_epoch
-            self._write([r for r in self._rows() if int(r["epoch"]) < start])
+            self._table = [r for r in self._rows() if int(r["epoch"]) < start]
+            self._write(self._table)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.perf_counter()
@@ -72,17 +77,28 @@ class EpochMetricsCSV(L.Callback):
         m = trainer.callback_metrics
         seconds = time.perf_counter() - self._t0
         batch = getattr(pl_module.cfg, "batch_size", 0)
-        row = {
-            "epoch": trainer.current_epoch,
+        epoch = trainer.current_epoch
+        validated = (epoch + 1) % max(1, trainer.check_val_every_n_epoch or 1) == 0
+        self._table.append({
+            "epoch": epoch,
             "step": trainer.global_step,
             "loss": _value(m, "loss_epoch"),
             "mi": _value(m, "mi_epoch"),
             "capacity": _value(m, "capacity"),
-            "val_mi": _value(m, "val_mi"),
+            "val_mi": _value(m, "val_mi") if validated else math.nan,
             "epoch_seconds": round(seconds, 4),
             "examples_per_second": round(trainer.num_training_batches * batch / seconds, 1) if seconds > 0 else math.nan,
-        }
-        self._write(self._rows() + [row])
+        })
+        if (epoch + 1) % self.write_every == 0 or epoch + 1 == trainer.max_epochs:
+            self._write(self._table)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._write(self._table)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if trainer.is_global_zero and self._table:
+            self._write(self._table)
 
 
 class EpochPrinter(L.Callback):
