@@ -78,7 +78,7 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--views", choices=VIEWS, help="augmentation preset (default auto: by input shape)")
     t = p.add_argument_group("optimisation")
     t.add_argument("--batch-size", dest="batch_size", type=int, help="global batch size (default 256)")
-    t.add_argument("--epochs", type=int, help="maximum number of epochs (default 600: 3,000 steps on the bundled digits)")
+    t.add_argument("--epochs", type=int, help="maximum number of epochs (default 500: 2,500 steps on the bundled digits)")
     t.add_argument("--max-time", dest="max_time", type=float, help="time budget in seconds (stops early)")
     t.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3)")
     t.add_argument("--lr-schedule", dest="lr_schedule", choices=("cosine", "constant"),

@@ -93,7 +93,7 @@ class TrainConfig:
     queue: int = 0
     capacity_fraction: float | None = None
     batch_size: int = 256
-    epochs: int = 600
+    epochs: int = 500
     max_time: float | None = None
     lr: float = 3e-3
     lr_schedule: str = "cosine"
