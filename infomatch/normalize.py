@@ -35,17 +35,14 @@ Example:
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from infomatch._checks import check_choice, check_matrix, check_positive, check_positive_int
+from infomatch._running import MODES, SQUASHES, RunningNormalization
 
-__all__ = ["Normalize"]
-
-MODES = ("gaussian", "uniform")
-SQUASHES = ("ndtr", "sigmoid")
+__all__ = ["MODES", "SQUASHES", "Normalize"]
 
 
-class Normalize(nn.Module):
+class Normalize(RunningNormalization):
     """Per-dimension standardization (Gaussian mode) and squashing into [0, 1] (uniform mode).
 
     Args:
@@ -60,9 +57,8 @@ class Normalize(nn.Module):
         ``forward(h: (B, d)) -> (B, d)``.
     """
 
-    running_mean: Tensor
+    second_moment = "running_var"
     running_var: Tensor
-    num_batches_tracked: Tensor
 
     def __init__(
         self,
@@ -72,25 +68,10 @@ class Normalize(nn.Module):
         momentum: float | None = 0.1,
         eps: float = 1e-5,
     ) -> None:
-        super().__init__()
-        self.dim = check_positive_int("dim", dim)
-        self.mode = check_choice("mode", mode, MODES)
-        self.squash = check_choice("squash", squash, SQUASHES)
-        if momentum is not None:
-            momentum = check_positive("momentum", momentum)
-            if momentum > 1:
-                raise ValueError(f"momentum must lie in (0, 1] or be None; got {momentum!r}")
-        self.momentum = momentum
-        self.eps = check_positive("eps", eps)
-        self.register_buffer("running_mean", torch.zeros(dim))
-        self.register_buffer("running_var", torch.ones(dim))
-        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps)
 
-    def reset_running_stats(self) -> None:
-        """Back to mean 0, variance 1 and no batches tracked (eval is then the identity map)."""
-        self.running_mean.zero_()
-        self.running_var.fill_(1.0)
-        self.num_batches_tracked.zero_()
+    def _identity(self) -> Tensor:
+        return torch.ones(self.dim)
 
     def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
         """Mean, *biased* variance and row count of the batch ``h`` (float32 or wider).
@@ -102,45 +83,8 @@ class Normalize(nn.Module):
         var = (h - mean).square().mean(dim=0)
         return mean, var, h.shape[0]
 
-    def _update_running(self, mean: Tensor, var: Tensor, count: int) -> None:
-        with torch.no_grad():
-            self.num_batches_tracked.add_(1)
-            if self.momentum is None:
-                w = 1.0 / float(self.num_batches_tracked.item())
-            else:
-                w = self.momentum
-            unbiased = var * (count / (count - 1))
-            self.running_mean.lerp_(mean.to(self.running_mean.dtype), w)
-            self.running_var.lerp_(unbiased.to(self.running_var.dtype), w)
-
-    def standardize(self, h: Tensor, update: bool = True) -> Tensor:
-        """The standardized value ``(h - mean) / sqrt(var + eps)`` (before any squashing)."""
-        return self._standardize(h, update).to(h.dtype)
-
-    def _standardize(self, h: Tensor, update: bool = True) -> Tensor:
-        """Standardize in the working precision (float32 for half-precision input)."""
-        check_matrix("h", h, dim=self.dim)
-        work = h.float() if h.dtype in (torch.float16, torch.bfloat16) else h
-        if self.training:
-            mean, var, count = self._batch_stats(work)
-            if count < 2:
-                raise ValueError(
-                    f"batch size must be at least 2 in training mode (batch statistics); got {count}"
-                )
-            if update:
-                self._update_running(mean.detach(), var.detach(), count)
-        else:
-            mean = self.running_mean.to(work.dtype)
-            var = self.running_var.to(work.dtype)
+    def _normalize(self, work: Tensor, mean: Tensor, var: Tensor) -> Tensor:
         return (work - mean) * torch.rsqrt(var + self.eps)
-
-    def forward(self, h: Tensor, update: bool = True) -> Tensor:
-        """Normalize ``h``; ``update=False`` uses the batch statistics in training without
-        updating the running ones."""
-        s = self._standardize(h, update)
-        if self.mode == "uniform":
-            s = torch.special.ndtr(s) if self.squash == "ndtr" else torch.sigmoid(s)
-        return s.to(h.dtype)
 
     def extra_repr(self) -> str:
         sq = f", squash={self.squash!r}" if self.mode == "uniform" else ""

@@ -35,15 +35,14 @@ Example:
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from infomatch._checks import check_choice, check_matrix, check_positive, check_positive_int
+from infomatch._checks import check_choice
+from infomatch._running import RunningNormalization
 
 __all__ = ["WHITEN_METHODS", "Whiten", "whitening_matrix"]
 
 WHITEN_METHODS = ("cholesky", "zca")
-MODES = ("gaussian", "uniform")
-SQUASHES = ("ndtr", "sigmoid")
 
 
 def whitening_matrix(cov: Tensor, method: str = "cholesky", eps: float = 1e-5) -> Tensor:
@@ -68,7 +67,7 @@ def whitening_matrix(cov: Tensor, method: str = "cholesky", eps: float = 1e-5) -
     return (evecs * evals.clamp_min(eps).rsqrt()) @ evecs.T
 
 
-class Whiten(nn.Module):
+class Whiten(RunningNormalization):
     """Full-covariance whitening (Gaussian mode) and squashing into [0, 1] (uniform mode).
 
     Args:
@@ -83,32 +82,17 @@ class Whiten(nn.Module):
         ``forward(h: (B, d), update: bool = True) -> (B, d)``; ``B >= 2`` in training.
     """
 
-    running_mean: Tensor
+    second_moment = "running_cov"
     running_cov: Tensor
-    num_batches_tracked: Tensor
+    method: str
 
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
                  momentum: float | None = 0.1, eps: float = 1e-5, method: str = "cholesky") -> None:
-        super().__init__()
-        self.dim = check_positive_int("dim", dim)
-        self.mode = check_choice("mode", mode, MODES)
-        self.squash = check_choice("squash", squash, SQUASHES)
+        super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps)
         self.method = check_choice("method", method, WHITEN_METHODS)
-        if momentum is not None:
-            momentum = check_positive("momentum", momentum)
-            if momentum > 1:
-                raise ValueError(f"momentum must lie in (0, 1] or be None; got {momentum!r}")
-        self.momentum = momentum
-        self.eps = check_positive("eps", eps)
-        self.register_buffer("running_mean", torch.zeros(dim))
-        self.register_buffer("running_cov", torch.eye(dim))
-        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
-    def reset_running_stats(self) -> None:
-        """Back to mean 0, covariance I and no batches tracked."""
-        self.running_mean.zero_()
-        self.running_cov.copy_(torch.eye(self.dim))
-        self.num_batches_tracked.zero_()
+    def _identity(self) -> Tensor:
+        return torch.eye(self.dim)
 
     def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
         """Mean, *biased* covariance and row count of ``h`` (differentiable)."""
@@ -116,36 +100,8 @@ class Whiten(nn.Module):
         centred = h - mean
         return mean, centred.T @ centred / h.shape[0], h.shape[0]
 
-    def _update_running(self, mean: Tensor, cov: Tensor, count: int) -> None:
-        with torch.no_grad():
-            self.num_batches_tracked.add_(1)
-            w = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
-            self.running_mean.lerp_(mean.to(self.running_mean.dtype), w)
-            self.running_cov.lerp_((cov * (count / (count - 1))).to(self.running_cov.dtype), w)
-
-    def standardize(self, h: Tensor, update: bool = True) -> Tensor:
-        """The whitened value (before any squashing)."""
-        return self._whiten(h, update).to(h.dtype)
-
-    def _whiten(self, h: Tensor, update: bool = True) -> Tensor:
-        check_matrix("h", h, dim=self.dim)
-        work = h.float() if h.dtype in (torch.float16, torch.bfloat16) else h
-        if self.training:
-            mean, cov, count = self._batch_stats(work)
-            if count < 2:
-                raise ValueError(f"batch size must be at least 2 in training mode (batch statistics); got {count}")
-            if update:
-                self._update_running(mean.detach(), cov.detach(), count)
-        else:
-            mean = self.running_mean.to(work.dtype)
-            cov = self.running_cov.to(work.dtype)
+    def _normalize(self, work: Tensor, mean: Tensor, cov: Tensor) -> Tensor:
         return (work - mean) @ whitening_matrix(cov, self.method, self.eps).T
-
-    def forward(self, h: Tensor, update: bool = True) -> Tensor:
-        s = self._whiten(h, update)
-        if self.mode == "uniform":
-            s = torch.special.ndtr(s) if self.squash == "ndtr" else torch.sigmoid(s)
-        return s.to(h.dtype)
 
     def extra_repr(self) -> str:
         sq = f", squash={self.squash!r}" if self.mode == "uniform" else ""

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from infomatch._running import GlobalBatchStats
 from infomatch.distributed.collectives import _active, gather
 from infomatch.normalize import Normalize
 
@@ -43,7 +44,7 @@ def global_batch_stats(h: Tensor, group: Any = None) -> tuple[Tensor, Tensor, in
     return g_mean, g_m2 / total, int(round(float(total)))
 
 
-class SyncNormalize(Normalize):
+class SyncNormalize(GlobalBatchStats, Normalize):
     """:class:`~infomatch.normalize.Normalize` whose training statistics are those of the global
     batch when several processes train together (SyncBatchNorm for NINE's normalization).
 
@@ -67,15 +68,10 @@ class SyncNormalize(Normalize):
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr", momentum: float | None = 0.1,
                  eps: float = 1e-5, *, sync: bool = True, group: Any = None) -> None:
         super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps)
-        if not isinstance(sync, bool):
-            raise ValueError(f"sync must be True or False; got {sync!r}")
-        self.sync = sync
-        self.group = group
+        self._init_sync(sync, group)
 
-    def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
-        if self.sync and _active(self.group):
-            return global_batch_stats(h, self.group)
-        return super()._batch_stats(h)
+    global_stats = staticmethod(global_batch_stats)
+    is_active = staticmethod(_active)
 
 
 def convert_sync_normalize(module: nn.Module, group: Any = None) -> nn.Module:

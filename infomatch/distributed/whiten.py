@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from infomatch._running import GlobalBatchStats
 from infomatch.distributed.collectives import _active, gather
 from infomatch.whiten import Whiten
 
@@ -44,7 +45,7 @@ def global_batch_cov(h: Tensor, group: Any = None) -> tuple[Tensor, Tensor, int]
     return g_mean, g_scatter / total, int(round(float(total)))
 
 
-class SyncWhiten(Whiten):
+class SyncWhiten(GlobalBatchStats, Whiten):
     """:class:`~infomatch.whiten.Whiten` with the global batch's mean and covariance when
     several processes train together; exactly ``Whiten`` on one process.
 
@@ -58,12 +59,7 @@ class SyncWhiten(Whiten):
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr", momentum: float | None = 0.1,
                  eps: float = 1e-5, method: str = "cholesky", *, sync: bool = True, group: Any = None) -> None:
         super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, method=method)
-        if not isinstance(sync, bool):
-            raise ValueError(f"sync must be True or False; got {sync!r}")
-        self.sync = sync
-        self.group = group
+        self._init_sync(sync, group)
 
-    def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
-        if self.sync and _active(self.group):
-            return global_batch_cov(h, self.group)
-        return super()._batch_stats(h)
+    global_stats = staticmethod(global_batch_cov)
+    is_active = staticmethod(_active)

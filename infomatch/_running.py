@@ -1,0 +1,129 @@
+"""What :class:`~infomatch.normalize.Normalize` and :class:`~infomatch.whiten.Whiten` share.
+
+Both normalize with the batch's statistics in training and with running statistics in
+evaluation, update the running ones with the unbiased second moment, compute in float32 or wider,
+refuse a training batch of one row, and squash into [0, 1] in uniform mode. They differ in the
+second moment they keep (a variance per coordinate or a covariance matrix) and in how they apply
+it; a subclass names its second-moment buffer and provides :meth:`RunningNormalization._identity`,
+:meth:`RunningNormalization._batch_stats` and :meth:`RunningNormalization._normalize`.
+:class:`GlobalBatchStats` is the mixin of their distributed twins.
+
+Example:
+    >>> import torch
+    >>> from infomatch.normalize import Normalize
+    >>> isinstance(Normalize(3), RunningNormalization)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from infomatch._checks import check_choice, check_matrix, check_positive, check_positive_int
+
+MODES = ("gaussian", "uniform")
+SQUASHES = ("ndtr", "sigmoid")
+
+
+class RunningNormalization(nn.Module):
+    """Batch statistics in training, running statistics in evaluation, optional squash.
+
+    Subclasses set ``second_moment`` (the buffer's name) and implement ``_identity`` (the
+    second moment of a standardized law), ``_batch_stats`` (mean, *biased* second moment, row
+    count; differentiable) and ``_normalize`` (apply a mean and second moment).
+    """
+
+    second_moment = ""
+    running_mean: Tensor
+    num_batches_tracked: Tensor
+
+    def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
+                 momentum: float | None = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.dim = check_positive_int("dim", dim)
+        self.mode = check_choice("mode", mode, MODES)
+        self.squash = check_choice("squash", squash, SQUASHES)
+        if momentum is not None:
+            momentum = check_positive("momentum", momentum)
+            if momentum > 1:
+                raise ValueError(f"momentum must lie in (0, 1] or be None; got {momentum!r}")
+        self.momentum = momentum
+        self.eps = check_positive("eps", eps)
+        self.register_buffer("running_mean", torch.zeros(dim))
+        self.register_buffer(self.second_moment, self._identity())
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def _identity(self) -> Tensor:
+        raise NotImplementedError
+
+    def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
+        raise NotImplementedError
+
+    def _normalize(self, work: Tensor, mean: Tensor, second: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def reset_running_stats(self) -> None:
+        """Back to mean 0, the identity second moment and no batches tracked."""
+        self.running_mean.zero_()
+        getattr(self, self.second_moment).copy_(self._identity())
+        self.num_batches_tracked.zero_()
+
+    def _update_running(self, mean: Tensor, second: Tensor, count: int) -> None:
+        with torch.no_grad():
+            self.num_batches_tracked.add_(1)
+            w = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
+            running = getattr(self, self.second_moment)
+            self.running_mean.lerp_(mean.to(self.running_mean.dtype), w)
+            running.lerp_((second * (count / (count - 1))).to(running.dtype), w)
+
+    def _normalized(self, h: Tensor, update: bool = True) -> Tensor:
+        """The normalized value in the working precision (float32 for half-precision input)."""
+        check_matrix("h", h, dim=self.dim)
+        work = h.float() if h.dtype in (torch.float16, torch.bfloat16) else h
+        if self.training:
+            mean, second, count = self._batch_stats(work)
+            if count < 2:
+                raise ValueError(f"batch size must be at least 2 in training mode (batch statistics); got {count}")
+            if update:
+                self._update_running(mean.detach(), second.detach(), count)
+        else:
+            mean = self.running_mean.to(work.dtype)
+            second = getattr(self, self.second_moment).to(work.dtype)
+        return self._normalize(work, mean, second)
+
+    def standardize(self, h: Tensor, update: bool = True) -> Tensor:
+        """The normalized value before any squashing, in ``h``'s dtype."""
+        return self._normalized(h, update).to(h.dtype)
+
+    def forward(self, h: Tensor, update: bool = True) -> Tensor:
+        """Normalize ``h`` ``(B, d)``; ``update=False`` uses the batch statistics in training
+        without updating the running ones."""
+        s = self._normalized(h, update)
+        if self.mode == "uniform":
+            s = torch.special.ndtr(s) if self.squash == "ndtr" else torch.sigmoid(s)
+        return s.to(h.dtype)
+
+
+class GlobalBatchStats:
+    """Mixin of the distributed twins: with ``sync`` and more than one process, the batch
+    statistics are those of the global batch (``global_stats(h, group)``); otherwise the base
+    class's. Put it before the normalization class in the bases; set ``global_stats`` and
+    ``is_active`` as static methods."""
+
+    global_stats: Callable[[Tensor, Any], tuple[Tensor, Tensor, int]]
+    is_active: Callable[[Any], bool]
+
+    def _init_sync(self, sync: bool, group: Any) -> None:
+        if not isinstance(sync, bool):
+            raise ValueError(f"sync must be True or False; got {sync!r}")
+        self.sync = sync
+        self.group = group
+
+    def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
+        if self.sync and self.is_active(self.group):
+            return self.global_stats(h, self.group)
+        return super()._batch_stats(h)  # type: ignore[misc]
