@@ -123,3 +123,10 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
         RandomWarp((8, 8), (8, 8), **kwargs)
     with pytest.raises(ValueError, match="does not fit"):
         RandomWarp((8, 8), (12, 12), padding=1)
+
+
+def test_zero_slack_is_the_evaluation_center_crop_also_for_an_odd_margin() -> None:
+    x = torch.rand(6, 3, 20, 20, generator=torch.Generator().manual_seed(2))
+    vm = make_views("image", "none", (3, 20, 20), crop=(17, 17), crop_mode="affine", crop_slack=0.0, seed=0)
+    assert torch.allclose(vm(x), vm.eval_transform(x), atol=1e-6)
+    assert torch.allclose(vm.eval_transform(x), x[..., 1:18, 1:18])

@@ -41,7 +41,8 @@ class RandomWarp(nn.Module):
         padding: zero padding around the input before an ``offset="random"`` crop.
         offset: ``"random"``: the window's top-left corner is uniform over the integer offsets
             of the padded input (``RandomCrop``); ``"affine"``: a continuous offset uniform within
-            ``slack`` times the margin around the center (the center crop at ``slack = 0``);
+            ``slack`` times half the margin around the center window (at ``slack = 0`` the
+            center window, the integer offset ``(H - h) // 2`` of the evaluation's center crop);
             ``"center"``: the center window.
         slack: in [0, 1], for ``offset="affine"``.
         degrees: rotation uniform in ``[-degrees, degrees]`` about the output's center.
@@ -82,10 +83,12 @@ class RandomWarp(nn.Module):
             ox = torch.randint(0, w + 2 * p - cw + 1, (n,))
             oy = torch.randint(0, h + 2 * p - ch + 1, (n,))
             return torch.stack([ox, oy], 1).float() - p
-        center = torch.tensor([(w - cw) / 2.0, (h - ch) / 2.0])
+        # the evaluation transform's center crop (integer offset), then up to slack x half the margin
+        center = torch.tensor([float((w - cw) // 2), float((h - ch) // 2)])
         if self.offset == "center" or self.slack == 0.0:
             return center.expand(n, 2).clone()
-        return center + (torch.rand(n, 2) * 2 - 1) * self.slack * center
+        half_margin = torch.tensor([(w - cw) / 2.0, (h - ch) / 2.0])
+        return center + (torch.rand(n, 2) * 2 - 1) * self.slack * half_margin
 
     def matrices(self, n: int) -> torch.Tensor:
         """``(n, 2, 3)`` source-to-output pixel matrices (one draw of the random parameters)."""
