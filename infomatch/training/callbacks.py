@@ -35,7 +35,8 @@ def _value(metrics: dict[str, Any], key: str) -> float:
 
 class EpochMetricsCSV(L.Callback):
     """One row per finished epoch in ``metrics.csv``, written atomically every ``write_every``
-    epochs (the checkpoint cadence), at the last epoch and when training stops.
+    epochs (the checkpoint cadence; the write waits for the start of the next epoch, so that the
+    epoch's checkpoint exists first) and when training ends or stops.
 
     ``val_mi`` is filled on the epochs that ran validation and left empty (NaN) on the others.
     On resume, rows of epochs at or after the resumed epoch are dropped first, so the table
@@ -47,6 +48,7 @@ class EpochMetricsCSV(L.Callback):
         self.write_every = max(1, int(write_every))
         self._t0 = time.perf_counter()
         self._table: list[dict[str, Any]] = []
+        self._pending = False
 
     def _rows(self) -> list[dict[str, str]]:
         if not self.path.is_file():
@@ -68,9 +70,6 @@ class EpochMetricsCSV(L.Callback):
             self._table = [r for r in self._rows() if int(r["epoch"]) < start]
             self._write(self._table)
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._t0 = time.perf_counter()
-
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
@@ -89,8 +88,16 @@ class EpochMetricsCSV(L.Callback):
             "epoch_seconds": round(seconds, 4),
             "examples_per_second": round(trainer.num_training_batches * batch / seconds, 1) if seconds > 0 else math.nan,
         })
-        if (epoch + 1) % self.write_every == 0 or epoch + 1 == trainer.max_epochs:
+        if (epoch + 1) % self.write_every == 0:
+            # written when the next epoch starts, after this epoch's checkpoint (checkpoint
+            # callbacks run last): a row in the file always has a checkpoint to resume from
+            self._pending = True
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+        if self._pending and trainer.is_global_zero:
             self._write(self._table)
+        self._pending = False
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
