@@ -245,8 +245,8 @@ def _build_image_pipeline(cfg: ViewConfig, input_shape: tuple[int, ...]) -> nn.S
     c, h, w = input_shape
     ops: list[nn.Module] = []
     crop = cfg.crop or (h, w)
-    affine = bool(cfg.degrees or cfg.shear or (cfg.scale is not None and cfg.scale != (1.0, 1.0)))
     scale = cfg.scale if cfg.scale is not None and cfg.scale != (1.0, 1.0) else None
+    affine = bool(cfg.degrees or cfg.shear or scale)
 
     def warp(src: tuple[int, int], out: tuple[int, int], **where: Any) -> RandomWarp:
         return RandomWarp(src, out, degrees=cfg.degrees, scale=scale, shear=cfg.shear, **where)
