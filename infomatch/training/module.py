@@ -35,6 +35,8 @@ class NINEModule(L.LightningModule):
         self.objective = make_objective(self.cfg.method, self.cfg.dim, **self.cfg.method_params)
         self._t0: float | None = None
         self._seen = 0
+        self._epoch_sums: dict[str, torch.Tensor] = {}  # running sums of the logged epoch means
+        self._epoch_steps = 0
 
     # convenient handles
     @property
@@ -136,9 +138,9 @@ class NINEModule(L.LightningModule):
         # whole step of the digits MLP: epoch means are summed here and logged once, at the
         # epoch's last batch (loss_epoch, mi_epoch, capacity and the objective's terms); step
         # values only on the steps the loggers write, or every step when a progress bar shows them.
-        sums = self.__dict__.setdefault("_epoch_sums", {})
+        self._epoch_steps += 1
         for name, value in {"loss": out.loss, "mi": out.mi, **terms}.items():
-            sums[name] = sums.get(name, 0.0) + value.detach().float()
+            self._epoch_sums[name] = self._epoch_sums.get(name, 0.0) + value.detach().float()
         bar = self.trainer.progress_bar_callback is not None
         if bar or (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
             elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
@@ -147,13 +149,11 @@ class NINEModule(L.LightningModule):
             if elapsed > 0:
                 self.log("ex_per_s", self._seen / elapsed, prog_bar=bar, on_step=True, on_epoch=False)
         if batch_idx + 1 >= self.trainer.num_training_batches:
-            n = self.__dict__.pop("_epoch_count", 0) + 1
-            for name, total in self.__dict__.pop("_epoch_sums").items():
+            for name, total in self._epoch_sums.items():
                 key = f"{name}_epoch" if name in ("loss", "mi") else name
-                self.log(key, total / n, prog_bar=bar and name in ("loss", "mi"), on_step=False, on_epoch=True)
+                self.log(key, total / self._epoch_steps, prog_bar=bar and name in ("loss", "mi"), on_step=False,
+                         on_epoch=True)
             self.log("capacity", float(out.capacity), prog_bar=bar, on_step=False, on_epoch=True)
-        else:
-            self.__dict__["_epoch_count"] = self.__dict__.get("_epoch_count", 0) + 1
         return out.loss
 
     def setup(self, stage: str) -> None:
@@ -168,8 +168,7 @@ class NINEModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._t0, self._seen = time.perf_counter(), 0
-        self.__dict__.pop("_epoch_sums", None)
-        self.__dict__.pop("_epoch_count", None)
+        self._epoch_sums, self._epoch_steps = {}, 0
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         """Held-out MI estimate: running statistics, noise injected as in training; with several
