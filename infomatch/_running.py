@@ -6,7 +6,7 @@ refuse a training batch of one row, and squash into [0, 1] in uniform mode. They
 second moment they keep (a variance per coordinate or a covariance matrix) and in how they apply
 it; a subclass names its second-moment buffer and provides :meth:`RunningNormalization._identity`,
 :meth:`RunningNormalization._batch_stats` and :meth:`RunningNormalization._normalize`.
-:class:`GlobalBatchStats` is the mixin of their distributed twins.
+Their distributed twins add :class:`~infomatch.distributed.collectives.GlobalBatchStats`.
 
 Example:
     >>> import torch
@@ -16,9 +16,6 @@ Example:
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -106,24 +103,3 @@ class RunningNormalization(nn.Module):
         if self.mode == "uniform":
             s = torch.special.ndtr(s) if self.squash == "ndtr" else torch.sigmoid(s)
         return s.to(h.dtype)
-
-
-class GlobalBatchStats:
-    """Mixin of the distributed twins: with ``sync`` and more than one process, the batch
-    statistics are those of the global batch (``global_stats(h, group)``); otherwise the base
-    class's. Put it before the normalization class in the bases; set ``global_stats`` and
-    ``is_active`` as static methods."""
-
-    global_stats: Callable[[Tensor, Any], tuple[Tensor, Tensor, int]]
-    is_active: Callable[[Any], bool]
-
-    def _init_sync(self, sync: bool, group: Any) -> None:
-        if not isinstance(sync, bool):
-            raise ValueError(f"sync must be True or False; got {sync!r}")
-        self.sync = sync
-        self.group = group
-
-    def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
-        if self.sync and self.is_active(self.group):
-            return self.global_stats(h, self.group)
-        return super()._batch_stats(h)  # type: ignore[misc]

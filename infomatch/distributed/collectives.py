@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -109,3 +109,23 @@ def gather(x: Tensor, group: Any = None) -> Tensor:
     if not _active(group):
         return x
     return _AllGather.apply(x, group)
+
+
+class GlobalBatchStats:
+    """Mixin of the normalizations' distributed twins: with ``sync`` and more than one process
+    the batch statistics are those of the global batch (``global_stats(h, group)``, a static
+    method the twin sets); otherwise the base class's. Put it before the normalization class.
+    """
+
+    global_stats: Callable[[Tensor, Any], tuple[Tensor, Tensor, int]]
+
+    def _init_sync(self, sync: bool, group: Any) -> None:
+        if not isinstance(sync, bool):
+            raise ValueError(f"sync must be True or False; got {sync!r}")
+        self.sync = sync
+        self.group = group
+
+    def _batch_stats(self, h: Tensor) -> tuple[Tensor, Tensor, int]:
+        if self.sync and _active(self.group):
+            return self.global_stats(h, self.group)
+        return super()._batch_stats(h)  # type: ignore[misc]

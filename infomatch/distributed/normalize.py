@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from infomatch._running import GlobalBatchStats
-from infomatch.distributed.collectives import _active, gather
+from infomatch.distributed.collectives import GlobalBatchStats, _active, gather
 from infomatch.normalize import Normalize
 
 
@@ -71,7 +70,6 @@ class SyncNormalize(GlobalBatchStats, Normalize):
         self._init_sync(sync, group)
 
     global_stats = staticmethod(global_batch_stats)
-    is_active = staticmethod(_active)
 
 
 def convert_sync_normalize(module: nn.Module, group: Any = None) -> nn.Module:

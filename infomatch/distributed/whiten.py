@@ -7,8 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from infomatch._running import GlobalBatchStats
-from infomatch.distributed.collectives import _active, gather
+from infomatch.distributed.collectives import GlobalBatchStats, _active, gather
 from infomatch.whiten import Whiten
 
 __all__ = ["SyncWhiten", "global_batch_cov"]
@@ -62,4 +61,3 @@ class SyncWhiten(GlobalBatchStats, Whiten):
         self._init_sync(sync, group)
 
     global_stats = staticmethod(global_batch_cov)
-    is_active = staticmethod(_active)
