@@ -43,9 +43,13 @@ ROWS: dict[str, list[str]] = {
     "no views": ["--views", "none"],
     "no views + self-weight 0.3": ["--views", "none", "--bound-param", "self_weight=0.3"],
     "no views + self-weight 0.1": ["--views", "none", "--bound-param", "self_weight=0.1"],
-    "uniform prior, default": ["--prior", "uniform"],
-    "laplace prior, default": ["--prior", "laplace"],
+    # uniform-base priors without the marginal stage (their default before it)
+    "uniform prior, no marginal stage": ["--prior", "uniform", "--no-gaussianize"],
+    "laplace prior, no marginal stage": ["--prior", "laplace", "--no-gaussianize"],
     "plain (sigma 0)": ["--sigma", "0", "--normalization", "standardize"],
+    "default + gaussianize": ["--gaussianize"],
+    "uniform prior, default (+ gaussianize)": ["--prior", "uniform"],
+    "laplace prior, default (+ gaussianize)": ["--prior", "laplace"],
 }
 FAMILIES = ("marginals", "moments", "slices", "joint")
 

@@ -5,7 +5,9 @@ evaluation, update the running ones with the unbiased second moment, compute in 
 refuse a training batch of one row, and squash into [0, 1] in uniform mode. They differ in the
 second moment they keep (a variance per coordinate or a covariance matrix) and in how they apply
 it; a subclass names its second-moment buffer and provides :meth:`RunningNormalization._identity`,
-:meth:`RunningNormalization._batch_stats` and :meth:`RunningNormalization._normalize`.
+:meth:`RunningNormalization._batch_stats` and :meth:`RunningNormalization._normalize`. Either
+can end with :class:`~infomatch.gaussianize.Gaussianize` (``gaussianize=True``), which maps each
+normalized coordinate to N(0, 1) through its empirical CDF.
 Their distributed twins add :class:`~infomatch.distributed.collectives.GlobalBatchStats`.
 
 Example:
@@ -21,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from infomatch._checks import check_choice, check_matrix, check_positive, check_positive_int
+from infomatch.gaussianize import Gaussianize
 
 MODES = ("gaussian", "uniform")
 SQUASHES = ("ndtr", "sigmoid")
@@ -39,8 +42,10 @@ class RunningNormalization(nn.Module):
     num_batches_tracked: Tensor
 
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
-                 momentum: float | None = 0.1, eps: float = 1e-5) -> None:
+                 momentum: float | None = 0.1, eps: float = 1e-5, gaussianize: bool = False) -> None:
         super().__init__()
+        if not isinstance(gaussianize, bool):
+            raise ValueError(f"gaussianize must be True or False; got {gaussianize!r}")
         self.dim = check_positive_int("dim", dim)
         self.mode = check_choice("mode", mode, MODES)
         self.squash = check_choice("squash", squash, SQUASHES)
@@ -53,6 +58,8 @@ class RunningNormalization(nn.Module):
         self.register_buffer("running_mean", torch.zeros(dim))
         self.register_buffer(self.second_moment, self._identity())
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        # optional last stage: each coordinate mapped to N(0, 1) through its empirical CDF
+        self.marginal = Gaussianize(dim, momentum=momentum) if gaussianize else None
 
     def _identity(self) -> Tensor:
         raise NotImplementedError
@@ -68,6 +75,8 @@ class RunningNormalization(nn.Module):
         self.running_mean.zero_()
         getattr(self, self.second_moment).copy_(self._identity())
         self.num_batches_tracked.zero_()
+        if self.marginal is not None:
+            self.marginal.reset_running_stats()
 
     def _update_running(self, mean: Tensor, second: Tensor, count: int) -> None:
         with torch.no_grad():
@@ -90,7 +99,13 @@ class RunningNormalization(nn.Module):
         else:
             mean = self.running_mean.to(work.dtype)
             second = getattr(self, self.second_moment).to(work.dtype)
-        return self._normalize(work, mean, second)
+        out = self._normalize(work, mean, second)
+        return out if self.marginal is None else self._gaussianize(out, update)
+
+    def _gaussianize(self, s: Tensor, update: bool) -> Tensor:
+        """The marginal stage on the normalized batch (the distributed twins rank the global batch)."""
+        assert self.marginal is not None
+        return self.marginal(s, update)
 
     def standardize(self, h: Tensor, update: bool = True) -> Tensor:
         """The normalized value before any squashing, in ``h``'s dtype."""

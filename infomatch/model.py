@@ -142,6 +142,9 @@ class NINE(nn.Module):
             the noised view itself to have unit variance.
         symmetric: also score clean view 2 against noisy view 1 (independent noise) and
             average the two directional losses; the reported MI is their mean.
+        gaussianize: end the normalization with :class:`~infomatch.gaussianize.Gaussianize`:
+            each coordinate mapped to N(0, 1) through its empirical CDF (batch ranks in
+            training, running quantiles in evaluation).
         queue: size of a memory of past noisy view-2 representations used as extra negatives
             (one process only); the InfoNCE ceiling becomes ``log(B + queue)``.
     """
@@ -163,6 +166,7 @@ class NINE(nn.Module):
         branch_statistics: str = "shared",
         symmetric: bool = False,
         queue: int = 0,
+        gaussianize: bool = False,
     ) -> None:
         super().__init__()
         self.dim = check_positive_int("dim", dim)
@@ -203,9 +207,9 @@ class NINE(nn.Module):
         # the Sync* layers are the plain ones on one process; with several they use global-batch statistics
         if self.normalization == "whiten":
             self.normalize: SyncNormalize | SyncWhiten = SyncWhiten(
-                dim, mode=base, squash=squash, momentum=momentum, method=whiten_method)
+                dim, mode=base, squash=squash, momentum=momentum, method=whiten_method, gaussianize=gaussianize)
         else:
-            self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum)
+            self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum, gaussianize=gaussianize)
         self.register_buffer("queue", torch.zeros(0, dim), persistent=False)
         self.noise = NoiseInjection(kind=base, scale=scale)
         self.critic = make_critic(critic, dim, **self.critic_kwargs)
@@ -243,6 +247,7 @@ class NINE(nn.Module):
             "branch_statistics": self.branch_statistics,
             "symmetric": self.symmetric,
             "queue": self.queue_size,
+            "gaussianize": self.normalize.marginal is not None,
         }
 
     def representation(self, h: Tensor) -> Tensor:

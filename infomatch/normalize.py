@@ -67,8 +67,9 @@ class Normalize(RunningNormalization):
         squash: str = "ndtr",
         momentum: float | None = 0.1,
         eps: float = 1e-5,
+        gaussianize: bool = False,
     ) -> None:
-        super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps)
+        super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, gaussianize=gaussianize)
 
     def _identity(self) -> Tensor:
         return torch.ones(self.dim)

@@ -37,6 +37,7 @@ WHITEN_CASES = [
     {"mode": "gaussian", "momentum": 0.1, "method": "cholesky"},
     {"mode": "gaussian", "momentum": None, "method": "zca"},
     {"mode": "uniform", "momentum": 0.1, "method": "cholesky"},
+    {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True},
 ]
 
 
@@ -106,7 +107,8 @@ def whiten_case(i: int) -> tuple[Any, list[tuple[torch.Tensor, torch.Tensor]]]:
     from infomatch.distributed import SyncWhiten
 
     case = WHITEN_CASES[i]
-    norm = SyncWhiten(4, mode=case["mode"], momentum=case["momentum"], method=case["method"]).double()
+    norm = SyncWhiten(4, mode=case["mode"], momentum=case["momentum"], method=case["method"],
+                      gaussianize=case.get("gaussianize", False)).double()
     g = torch.Generator().manual_seed(70 + i)
     mix = torch.randn(4, 4, generator=g, dtype=torch.float64) + 2 * torch.eye(4, dtype=torch.float64)
     batches = []
@@ -153,8 +155,9 @@ def run_norm(norm: Any, batches: list, rows: slice = slice(None),
         (w[rows] * out).sum().backward()
         outs.append(out.detach())
         grads.append(h.grad.detach())
+    extra = {} if getattr(norm, "marginal", None) is None else {"running_quantiles": norm.marginal.running_quantiles.clone()}
     return {"outs": outs, "grads": grads, **{name: getattr(norm, name).clone() for name in buffers},
-            "num_batches_tracked": int(norm.num_batches_tracked)}
+            "num_batches_tracked": int(norm.num_batches_tracked), **extra}
 
 
 WHITEN_BUFFERS = ("running_mean", "running_cov")

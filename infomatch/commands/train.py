@@ -56,6 +56,10 @@ def add_parser(sub: Any) -> None:
                    "pull towards the prior)")
     m.add_argument("--normalization", choices=("whiten", "standardize"),
                    help="whiten: full-covariance batch whitening (default); standardize: per-coordinate (the paper's)")
+    m.add_argument("--gaussianize", action=argparse.BooleanOptionalAction,
+                   help="end the normalization by mapping each coordinate to N(0, 1) through its empirical CDF "
+                   "(batch ranks in training, running quantiles in evaluation); default: on for uniform-base priors "
+                   "(uniform, laplace, ...), off for gaussian")
     m.add_argument("--whiten-method", dest="whiten_method", choices=("cholesky", "zca"), help="default cholesky")
     m.add_argument("--matched-view", dest="matched_view", choices=("clean", "augmented"),
                    help="input of the noised branch, whose law is matched: clean (default; the law of the "
@@ -124,7 +128,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]
         stored = Path(out) / "config.yaml"
         if not stored.is_file():
             raise ValueError(f"--resume: {out} holds no run to resume (no config.yaml)")
-        base = TrainConfig.from_yaml(stored)
+        base = TrainConfig.from_stored_yaml(stored)
     if getattr(args, "config", None):
         base = TrainConfig.from_yaml(args.config, base=base)
     cfg = TrainConfig.from_dict(values, base=base)

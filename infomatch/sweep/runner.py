@@ -214,7 +214,7 @@ def _check_existing(entries: list[RunEntry], out: Path) -> None:
     for e in entries:
         cfg_path = out / e.run_id / "config.yaml"
         if e.posthoc is None and cfg_path.is_file():
-            stored = TrainConfig.from_yaml(cfg_path)
+            stored = TrainConfig.from_stored_yaml(cfg_path)
             if _resume_key(stored) != _resume_key(e.config):
                 raise SpecError(f"{out / e.run_id} holds a run of another config than entry {e.run_id}; choose another --out")
 

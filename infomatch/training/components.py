@@ -54,6 +54,7 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
         branch_statistics="separate" if cfg.matched_view == "clean" else "shared",
         symmetric=cfg.symmetric,
         queue=cfg.queue,
+        gaussianize=cfg.uses_gaussianize,
     )
     return views, encoder, nine
 
@@ -95,11 +96,13 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
     """Re-estimate the normalization's running statistics on clean inputs ``x``.
 
     Statistics gathered on augmented, noisy views bias the clean representation; this replaces
-    them by the cumulative mean and variance of the clean encoder outputs of ``x`` (the encoder
+    them by the cumulative mean and variance of the clean encoder outputs of ``x`` and, with
+    ``gaussianize``, the marginal quantiles by those of the clean normalized outputs (the encoder
     itself stays in evaluation mode, so nothing else changes).
     """
     norm = model.nine.normalize
     momentum = norm.momentum
+    marginal, norm.marginal = norm.marginal, None  # the moments first, then the marginal quantiles
     was_training = model.training
     model.eval()
     try:
@@ -107,13 +110,18 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
         norm.momentum = None
         norm.train()
         device = next(model.parameters()).device
-        for i in range(0, len(x), batch_size):
-            chunk = x[i:i + batch_size]
-            if len(chunk) < 2:
-                continue
-            norm(model.encoder(model.views.eval_transform(chunk.to(device))))
+        chunks = [x[i:i + batch_size].to(device) for i in range(0, len(x), batch_size)]
+        for chunk in chunks:
+            if len(chunk) >= 2:
+                norm(model.encoder(model.views.eval_transform(chunk)))
+        if marginal is not None:
+            norm.eval()
+            s = [norm.standardize(model.encoder(model.views.eval_transform(c))) for c in chunks if len(c)]
+            if s:
+                marginal.set_quantiles(torch.cat(s))
     finally:
         norm.momentum = momentum
+        norm.marginal = marginal
         model.train(was_training)
 
 

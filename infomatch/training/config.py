@@ -58,7 +58,9 @@ class TrainConfig:
 
     Distribution-matching options (measured in BENCHMARKS.md, "Reaching the prior"):
     ``normalization`` (``whiten``: full-covariance batch whitening; ``standardize``: the
-    paper's per-coordinate standardization), ``matched_view`` (``clean``: the noised branch
+    paper's per-coordinate standardization), ``gaussianize`` (end the normalization by mapping
+    each coordinate to N(0, 1) through its empirical CDF, :mod:`infomatch.gaussianize`),
+    ``matched_view`` (``clean``: the noised branch
     sees the clean input, so the law that is matched is the law of the embeddings a user
     gets; ``augmented``: both branches see augmented views, the paper's protocol),
     ``view_strength`` (the accuracy / matching dial: 1 keeps the augmentation preset, 0
@@ -88,6 +90,7 @@ class TrainConfig:
     view_strength: float = 1.0
     normalization: str = "whiten"
     whiten_method: str = "cholesky"
+    gaussianize: bool | None = None
     matched_view: str = "clean"
     symmetric: bool = False
     queue: int = 0
@@ -151,6 +154,8 @@ class TrainConfig:
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("whiten_method", self.whiten_method, WHITEN_METHODS)
         check_choice("matched_view", self.matched_view, MATCHED_VIEWS)
+        if self.gaussianize is not None and not isinstance(self.gaussianize, bool):
+            raise ValueError(f"gaussianize must be true, false or null (auto); got {self.gaussianize!r}")
         if not isinstance(self.symmetric, bool):
             raise ValueError(f"symmetric must be true or false; got {self.symmetric!r}")
         check_nonnegative_int("queue", self.queue)
@@ -221,11 +226,18 @@ class TrainConfig:
             return float(given)
         return advise_noise(self.base, self.dim, self.negatives, self.capacity_fraction)
 
+    @property
+    def uses_gaussianize(self) -> bool:
+        """Whether the normalization ends with marginal Gaussianization: as given, else on for
+        uniform-base priors (their marginals fail without it) and off for the Gaussian base
+        (measured in BENCHMARKS.md, "Marginal Gaussianization")."""
+        return self.base == "uniform" if self.gaussianize is None else self.gaussianize
+
     def resolved(self) -> TrainConfig:
-        """The same config with the noise default made explicit (what a run stores)."""
+        """The same config with the noise and gaussianize defaults made explicit (what a run stores)."""
         if self.base == "gaussian":
-            return self.replace(sigma=self.noise_scale)
-        return self.replace(eps=self.noise_scale)
+            return self.replace(sigma=self.noise_scale, gaussianize=self.uses_gaussianize)
+        return self.replace(eps=self.noise_scale, gaussianize=self.uses_gaussianize)
 
     # ------------------------------------------------------------------ (de)serialisation
     def replace(self, **changes: Any) -> TrainConfig:
@@ -256,23 +268,40 @@ class TrainConfig:
             raise ValueError(str(exc)) from None
 
     @classmethod
+    def from_stored(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config a run stored (resolved). Runs written before the ``gaussianize`` option
+        existed trained without it, so a missing key means false, not auto."""
+        if not isinstance(values, dict):
+            raise ValueError(f"a config must be a mapping of option names to values; got {type(values).__name__}")
+        return cls.from_dict({"gaussianize": False, **values})
+
+    @classmethod
+    def from_stored_yaml(cls, path: str | Path) -> TrainConfig:
+        """:meth:`from_stored` of a run's ``config.yaml``."""
+        return cls.from_stored(_read_yaml(path))
+
+    @classmethod
     def from_yaml(cls, path: str | Path, *, base: TrainConfig | None = None) -> TrainConfig:
         """Read a YAML config file (safe loader only)."""
-        p = Path(path)
-        if p.is_dir():
-            raise ValueError(f"config file {p} is a directory; expected a YAML file")
-        if not p.is_file():
-            raise FileNotFoundError(f"config file not found: {p}")
-        try:
-            values = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except UnicodeDecodeError:
-            raise ValueError(f"config file {p} is not UTF-8 text (a binary file?)") from None
-        except yaml.YAMLError as exc:
-            raise ValueError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        return cls.from_dict(values, base=base)
+        return cls.from_dict(_read_yaml(path), base=base)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _read_yaml(path: str | Path) -> Any:
+    """The mapping in a YAML config file (safe loader only); one-line errors."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"config file {p} is a directory; expected a YAML file")
+    if not p.is_file():
+        raise FileNotFoundError(f"config file not found: {p}")
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {p} is not UTF-8 text (a binary file?)") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config file {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
 
 
 def _check_int(name: str, value: Any) -> int:

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import signal
 import sys
@@ -78,7 +79,7 @@ def prepare_run_dir(cfg: TrainConfig, out: str | Path, *, resume: bool, locked: 
     if resume:
         if not run.is_run():
             raise RunExistsError(f"--resume: {run.path} holds no run to resume (no config.yaml)")
-        stored = TrainConfig.from_yaml(run.config)
+        stored = TrainConfig.from_stored_yaml(run.config)
         if _resume_key(stored) != _resume_key(cfg.resolved()):
             diff = [k for k, v in stored.to_dict().items() if cfg.resolved().to_dict()[k] != v and k not in _RESUMABLE]
             raise RunExistsError(f"--resume: {run.path} holds a run with a different config (differs in: {', '.join(diff)})")
@@ -570,6 +571,7 @@ class _Clean(torch.nn.Module):
         else:
             self.register_buffer("inv_std", torch.rsqrt(norm.running_var.detach().float() + norm.eps))
         self.squash = None if norm.mode == "gaussian" else norm.squash
+        self.marginal = copy.deepcopy(norm.marginal).eval() if norm.marginal is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.crop is not None:
@@ -577,6 +579,8 @@ class _Clean(torch.nn.Module):
             x = x[..., t:b, left:r]
         centred = self.encoder(x).float() - self.mean
         s = centred @ self.whiten if hasattr(self, "whiten") else centred * self.inv_std
+        if self.marginal is not None:
+            s = self.marginal._eval_map(s)
         if self.squash == "ndtr":
             s = torch.special.ndtr(s)
         elif self.squash == "sigmoid":
@@ -602,7 +606,7 @@ def load_model(path: str | Path) -> tuple[TrainConfig, Embedder, dict[str, Any]]
             raise FileNotFoundError(f"run {p} has not finished: {weights.name} is missing (resume it with --resume)")
         raise FileNotFoundError(f"{p} is not an infomatch run directory (no config.yaml)")
     state, meta = load_weights(weights)
-    cfg = TrainConfig.from_dict(meta["config"])
+    cfg = TrainConfig.from_stored(meta["config"])
     views, encoder, nine = build_components(cfg, tuple(meta["input_shape"]), meta["kind"])
     model = Embedder(views, encoder, nine)
     model.load_state_dict(state)
@@ -619,7 +623,7 @@ def load_checkpoint_model(ckpt: str | Path) -> tuple[TrainConfig, Embedder, dict
     hp = data.get("hyper_parameters") or {}
     if "config" not in hp:
         raise ValueError(f"checkpoint {ckpt} was not written by infomatch (no config in hyper_parameters)")
-    cfg = TrainConfig.from_dict(hp["config"])
+    cfg = TrainConfig.from_stored(hp["config"])
     views, encoder, nine = build_components(cfg, tuple(hp["input_shape"]), hp["kind"])
     model = Embedder(views, encoder, nine)
     state = {k.removeprefix("embedder."): v for k, v in data["state_dict"].items()}

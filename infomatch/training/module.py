@@ -28,7 +28,7 @@ class NINEModule(L.LightningModule):
     def __init__(self, config: dict[str, Any], input_shape: tuple[int, ...] | list[int], kind: str) -> None:
         super().__init__()
         self.save_hyperparameters({"config": dict(config), "input_shape": list(input_shape), "kind": kind})
-        self.cfg = TrainConfig.from_dict(dict(config))
+        self.cfg = TrainConfig.from_stored(dict(config))
         views, encoder, nine = build_components(self.cfg, tuple(input_shape), kind)
         self.embedder = Embedder(views, encoder, nine)
         # None for NINE (the default path below); otherwise the method's objective module
