@@ -11,6 +11,14 @@ from scipy import stats
 from infomatch.gaussianize import Gaussianize, reference_ranks, silverman_bandwidth, smooth_scores
 from infomatch.model import NINE
 from infomatch.normalize import Normalize
+from infomatch.training.components import (
+    Embedder,
+    build_components,
+    embed_array,
+    recalibrate_normalization,
+)
+from infomatch.training.config import TrainConfig
+from infomatch.training.engine import export_encoder
 from infomatch.whiten import Whiten
 
 
@@ -175,19 +183,16 @@ def test_nine_records_the_option_and_keeps_the_bound() -> None:
     assert NINE(4, sigma=1.0).config()["gaussianize"] is False
 
 
+def _small_model(prior: str, seed: int) -> Embedder:
+    """An untrained 8x8-image model with the marginal stage, d = 3."""
+    torch.manual_seed(seed)
+    views, enc, nine = build_components(TrainConfig(dim=3, gaussianize=True, prior=prior), (1, 8, 8), "image")
+    return Embedder(views, enc, nine)
+
+
 @pytest.mark.parametrize("prior", ["gaussian", "uniform"])
 def test_recalibration_sets_the_quantiles_of_the_clean_outputs(prior: str) -> None:
-    from infomatch.training.components import (
-        Embedder,
-        build_components,
-        embed_array,
-        recalibrate_normalization,
-    )
-    from infomatch.training.config import TrainConfig
-
-    torch.manual_seed(8)
-    views, enc, nine = build_components(TrainConfig(dim=3, gaussianize=True, prior=prior), (1, 8, 8), "image")
-    model = Embedder(views, enc, nine)
+    model = _small_model(prior, 8)
     x = torch.rand(700, 1, 8, 8)
     for _ in range(3):  # a few training-mode batches, so the running statistics are not the clean ones
         model.nine.normalize.train()(model.encoder(model.views(x[:256])))
@@ -211,18 +216,7 @@ def test_recalibration_sets_the_quantiles_of_the_clean_outputs(prior: str) -> No
 
 @pytest.mark.parametrize("prior", ["gaussian", "uniform"])
 def test_exported_encoder_applies_the_marginal_stage(prior: str, tmp_path) -> None:
-    from infomatch.training.components import (
-        Embedder,
-        build_components,
-        embed_array,
-        recalibrate_normalization,
-    )
-    from infomatch.training.config import TrainConfig
-    from infomatch.training.engine import export_encoder
-
-    torch.manual_seed(9)
-    views, enc, nine = build_components(TrainConfig(dim=3, gaussianize=True, prior=prior), (1, 8, 8), "image")
-    model = Embedder(views, enc, nine)
+    model = _small_model(prior, 9)
     x = torch.rand(400, 1, 8, 8)
     recalibrate_normalization(model, x)
     assert export_encoder(model, x[:4], tmp_path / "enc.pt2")
@@ -231,8 +225,6 @@ def test_exported_encoder_applies_the_marginal_stage(prior: str, tmp_path) -> No
 
 
 def test_config_default_is_on_for_uniform_base_priors_only() -> None:
-    from infomatch.training.config import TrainConfig
-
     assert TrainConfig().gaussianize is None
     assert TrainConfig().uses_gaussianize is False
     assert TrainConfig(prior="uniform").uses_gaussianize is True
@@ -247,8 +239,6 @@ def test_config_default_is_on_for_uniform_base_priors_only() -> None:
 
 
 def test_a_stored_config_without_the_key_predates_the_option(tmp_path) -> None:
-    from infomatch.training.config import TrainConfig
-
     old = TrainConfig(prior="uniform").resolved().to_dict()
     del old["gaussianize"]
     assert TrainConfig.from_stored(old).uses_gaussianize is False
