@@ -77,6 +77,21 @@ def check_probability(name: str, value: Any, *, open_left: bool = True, open_rig
     return value
 
 
+def check_momentum(value: Any) -> float | None:
+    """A running-statistics momentum: a number in (0, 1], or None (cumulative average).
+
+    Example:
+        >>> check_momentum(0.1), check_momentum(None)
+        (0.1, None)
+    """
+    if value is None:
+        return None
+    value = check_positive("momentum", value)
+    if value > 1:
+        raise ValueError(f"momentum must lie in (0, 1] or be None; got {value!r}")
+    return value
+
+
 def check_matrix(name: str, x: Any, *, dim: int | None = None, finite: bool = True) -> torch.Tensor:
     """Check that ``x`` is a floating 2-D tensor ``(B, d)``, optionally with ``d == dim``."""
     if not isinstance(x, torch.Tensor):

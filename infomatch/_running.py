@@ -22,7 +22,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from infomatch._checks import check_choice, check_matrix, check_positive, check_positive_int
+from infomatch._checks import (
+    check_choice,
+    check_matrix,
+    check_momentum,
+    check_positive,
+    check_positive_int,
+)
 from infomatch.gaussianize import Gaussianize
 
 MODES = ("gaussian", "uniform")
@@ -49,11 +55,7 @@ class RunningNormalization(nn.Module):
         self.dim = check_positive_int("dim", dim)
         self.mode = check_choice("mode", mode, MODES)
         self.squash = check_choice("squash", squash, SQUASHES)
-        if momentum is not None:
-            momentum = check_positive("momentum", momentum)
-            if momentum > 1:
-                raise ValueError(f"momentum must lie in (0, 1] or be None; got {momentum!r}")
-        self.momentum = momentum
+        self.momentum = check_momentum(momentum)
         self.eps = check_positive("eps", eps)
         self.register_buffer("running_mean", torch.zeros(dim))
         self.register_buffer(self.second_moment, self._identity())

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from infomatch._checks import check_matrix, check_positive, check_positive_int
+from infomatch._checks import check_matrix, check_momentum, check_positive, check_positive_int
 
 __all__ = ["Gaussianize", "logistic_scale", "normal_scores", "reference_ranks", "silverman_bandwidth", "smooth_scores"]
 
@@ -168,11 +168,7 @@ class Gaussianize(nn.Module):
         self.n_ref = check_positive_int("n_ref", n_ref)
         if self.n_quantiles < 2:
             raise ValueError(f"n_quantiles must be at least 2; got {n_quantiles}")
-        if momentum is not None:
-            momentum = check_positive("momentum", momentum)
-            if momentum > 1:
-                raise ValueError(f"momentum must lie in (0, 1] or be None; got {momentum!r}")
-        self.momentum = momentum
+        self.momentum = check_momentum(momentum)
         levels = (torch.arange(self.n_quantiles, dtype=torch.float64) + 0.5) / self.n_quantiles
         self.register_buffer("levels", levels)
         self.register_buffer("running_quantiles", self._identity())
