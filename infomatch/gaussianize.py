@@ -104,13 +104,13 @@ def normal_scores(n: int) -> tuple[Tensor, float]:
 
 class _NormalScores(torch.autograd.Function):
     """Forward: each column's values replaced by the unit-variance normal scores in their rank
-    order. Backward: the exact Jacobian of :func:`smooth_scores` (with the same ``c``)."""
+    order (``order``: the column-wise ``argsort`` of ``s``, computed once by the caller).
+    Backward: the exact Jacobian of :func:`smooth_scores` (with the same ``c``)."""
 
     @staticmethod
-    def forward(ctx: Any, s: Tensor, bandwidth: float, n_ref: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, s: Tensor, bandwidth: float, n_ref: int, order: Tensor) -> Tensor:  # type: ignore[override]
         n = s.shape[0]
         scores, c = normal_scores(n)
-        order = s.argsort(dim=0)
         out = torch.empty_like(s)
         out.scatter_(0, order, scores.to(s.device, s.dtype).unsqueeze(1).expand_as(s).contiguous())
         ctx.save_for_backward(s, order[reference_ranks(n, n_ref).to(s.device)])
@@ -118,7 +118,7 @@ class _NormalScores(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:  # type: ignore[override]
         s, ref = ctx.saved_tensors  # ref: (m, d) row indices of the reference order statistics
         m, scale = ref.shape[0], logistic_scale(ctx.bandwidth)
         u = (s.T * (1.0 / scale)).contiguous()  # (d, n)
@@ -135,7 +135,7 @@ class _NormalScores(torch.autograd.Function):
         out = a * k.sum(dim=2)
         # a reference point's own term cancels: it moves its kernel with it
         out.scatter_add_(1, ref.T, -(k * a.unsqueeze(2)).sum(dim=1))
-        return out.T, None, None
+        return out.T, None, None, None
 
 
 class Gaussianize(nn.Module):
@@ -183,13 +183,13 @@ class Gaussianize(nn.Module):
         self.running_quantiles.copy_(self._identity())
         self.num_batches_tracked.zero_()
 
-    def _quantiles(self, s: Tensor) -> Tensor:
-        """Quantiles of the columns of ``s`` at the levels (linear interpolation between order
-        statistics, as ``torch.quantile``), from one sort."""
-        ordered = s.detach().sort(dim=0).values.double()
-        pos = self.levels.to(s.device) * (s.shape[0] - 1)
+    def _quantiles(self, ordered: Tensor) -> Tensor:
+        """Quantiles at the levels of columns already sorted (linear interpolation between order
+        statistics, as ``torch.quantile``)."""
+        ordered = ordered.detach().double()
+        pos = self.levels.to(ordered.device) * (ordered.shape[0] - 1)
         lo = pos.floor().long()
-        hi = (lo + 1).clamp_max(s.shape[0] - 1)
+        hi = (lo + 1).clamp_max(ordered.shape[0] - 1)
         frac = (pos - lo).unsqueeze(1)
         return ordered[lo] * (1 - frac) + ordered[hi] * frac
 
@@ -197,18 +197,14 @@ class Gaussianize(nn.Module):
     def set_quantiles(self, s: Tensor) -> None:
         """Set the running quantiles to the empirical quantiles of ``s (N, d)`` (recalibration)."""
         check_matrix("s", s, dim=self.dim)
-        self.running_quantiles.copy_(self._quantiles(s).to(self.running_quantiles.dtype))
+        self.running_quantiles.copy_(self._quantiles(s.sort(dim=0).values).to(self.running_quantiles.dtype))
         self.num_batches_tracked.fill_(1)
 
     @torch.no_grad()
-    def _update_running(self, s: Tensor) -> None:
+    def _update_running(self, ordered: Tensor) -> None:
         self.num_batches_tracked.add_(1)
         w = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
-        self.running_quantiles.lerp_(self._quantiles(s).to(self.running_quantiles.dtype), w)
-
-    def _train_map(self, s: Tensor) -> Tensor:
-        h = self.bandwidth if self.bandwidth is not None else silverman_bandwidth(s.shape[0])
-        return _NormalScores.apply(s, h, self.n_ref)
+        self.running_quantiles.lerp_(self._quantiles(ordered).to(self.running_quantiles.dtype), w)
 
     def _eval_map(self, s: Tensor) -> Tensor:
         q = self.running_quantiles.to(s.dtype).T.contiguous()  # (d, K), each row sorted
@@ -229,9 +225,11 @@ class Gaussianize(nn.Module):
         if self.training:
             if work.shape[0] < 2:
                 raise ValueError(f"batch size must be at least 2 in training mode (batch statistics); got {work.shape[0]}")
+            ordered, order = work.detach().sort(dim=0)  # one sort: the running quantiles and the ranks
             if update:
-                self._update_running(work)
-            out = self._train_map(work)
+                self._update_running(ordered)
+            h = self.bandwidth if self.bandwidth is not None else silverman_bandwidth(work.shape[0])
+            out = _NormalScores.apply(work, h, self.n_ref, order)
         else:
             out = self._eval_map(work)
         return out.to(s.dtype)
