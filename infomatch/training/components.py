@@ -110,15 +110,15 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
         norm.momentum = None
         norm.train()
         device = next(model.parameters()).device
-        chunks = [x[i:i + batch_size].to(device) for i in range(0, len(x), batch_size)]
-        for chunk in chunks:
-            if len(chunk) >= 2:
-                norm(model.encoder(model.views.eval_transform(chunk)))
-        if marginal is not None:
+        # clean encoder outputs, computed once: the moments pass and the quantiles pass share them
+        outputs = [model.encoder(model.views.eval_transform(x[i:i + batch_size].to(device)))
+                   for i in range(0, len(x), batch_size)]
+        for h in outputs:
+            if len(h) >= 2:
+                norm(h)
+        if marginal is not None and outputs:
             norm.eval()
-            s = [norm.standardize(model.encoder(model.views.eval_transform(c))) for c in chunks if len(c)]
-            if s:
-                marginal.set_quantiles(torch.cat(s))
+            marginal.set_quantiles(torch.cat([norm.standardize(h) for h in outputs]))
     finally:
         norm.momentum = momentum
         norm.marginal = marginal
