@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -154,15 +153,11 @@ def main() -> None:
     for e in results:
         if e["row"] == "plain (sigma 0)":
             results += [posthoc(e, p) for p in ("gaussian", "uniform", "laplace")]
-    import torch
+    from infomatch.training.hardware import cpu_info
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_info()
     header = (f"data {args.data}, {args.seeds} seeds, {args.jobs} runs at a time x {args.threads} torch thread(s), "
-              f"CPU {cpu}, torch capability {torch.backends.cpu.get_cpu_capability()}, extra options {args.common}")
+              f"CPU {cpu.model}, torch capability {cpu.capability}, extra options {args.common}")
     text = header + "\n\n" + table(results) + "\n"
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "ablation.md").write_text(text)

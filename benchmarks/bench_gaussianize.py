@@ -18,6 +18,7 @@ import time
 import torch
 
 from infomatch.gaussianize import Gaussianize
+from infomatch.training.hardware import cpu_info
 from infomatch.whiten import Whiten
 
 
@@ -38,12 +39,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
-    cpu = "?"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"CPU {cpu}, torch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}, float32")
+    cpu = cpu_info()
+    print(f"CPU {cpu.model}, torch {torch.__version__}, capability {cpu.capability}, float32")
     print("| shape (B, d) | threads | whiten ms | gaussianize ms | ratio |")
     print("|---|---:|---:|---:|---:|")
     for threads in args.threads:

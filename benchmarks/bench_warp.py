@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infomatch.data import make_views  # noqa: E402
+from infomatch.training.hardware import cpu_info  # noqa: E402
 
 CASES = {  # name -> (input shape, batch, preset)
     "digits": ((1, 8, 8), 256, "digits"),
@@ -75,13 +75,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"CPU {cpu}, torch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}, "
+    cpu = cpu_info()
+    print(f"CPU {cpu.model}, torch {torch.__version__}, capability {cpu.capability}, "
           f"load average {os.getloadavg()[0]:.2f}")
     print("| case | images | threads | views (one warp) ms | kornia RandomCrop + RandomAffine ms | ratio |")
     print("|---|---:|---:|---:|---:|---:|")
