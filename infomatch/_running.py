@@ -7,7 +7,9 @@ second moment they keep (a variance per coordinate or a covariance matrix) and i
 it; a subclass names its second-moment buffer and provides :meth:`RunningNormalization._identity`,
 :meth:`RunningNormalization._batch_stats` and :meth:`RunningNormalization._normalize`. Either
 can end with :class:`~infomatch.gaussianize.Gaussianize` (``gaussianize=True``), which maps each
-normalized coordinate to N(0, 1) through its empirical CDF.
+normalized coordinate to N(0, 1) through its empirical CDF, and then with
+:class:`~infomatch.radialize.Radialize` (``radialize=True``), which maps each row's norm to the
+chi(d) law and keeps its direction.
 Their distributed twins add :class:`~infomatch.distributed.collectives.GlobalBatchStats`.
 
 Example:
@@ -30,6 +32,7 @@ from infomatch._checks import (
     check_positive_int,
 )
 from infomatch.gaussianize import Gaussianize
+from infomatch.radialize import Radialize
 
 MODES = ("gaussian", "uniform")
 SQUASHES = ("ndtr", "sigmoid")
@@ -48,10 +51,13 @@ class RunningNormalization(nn.Module):
     num_batches_tracked: Tensor
 
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
-                 momentum: float | None = 0.1, eps: float = 1e-5, gaussianize: bool = False) -> None:
+                 momentum: float | None = 0.1, eps: float = 1e-5, gaussianize: bool = False,
+                 radialize: bool = False) -> None:
         super().__init__()
         if not isinstance(gaussianize, bool):
             raise ValueError(f"gaussianize must be True or False; got {gaussianize!r}")
+        if not isinstance(radialize, bool):
+            raise ValueError(f"radialize must be True or False; got {radialize!r}")
         self.dim = check_positive_int("dim", dim)
         self.mode = check_choice("mode", mode, MODES)
         self.squash = check_choice("squash", squash, SQUASHES)
@@ -62,6 +68,8 @@ class RunningNormalization(nn.Module):
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
         # optional last stage: each coordinate mapped to N(0, 1) through its empirical CDF
         self.marginal = Gaussianize(dim, momentum=momentum) if gaussianize else None
+        # optional stage after it: each row's norm mapped to chi(d), its direction kept
+        self.radial = Radialize(dim, momentum=momentum) if radialize else None
 
     def _identity(self) -> Tensor:
         raise NotImplementedError
@@ -77,8 +85,18 @@ class RunningNormalization(nn.Module):
         self.running_mean.zero_()
         getattr(self, self.second_moment).copy_(self._identity())
         self.num_batches_tracked.zero_()
-        if self.marginal is not None:
-            self.marginal.reset_running_stats()
+        for stage in self.stages():
+            stage.reset_running_stats()
+
+    def stages(self) -> list[Gaussianize | Radialize]:
+        """The rank-based stages that follow the normalization, in order (marginal, then radial)."""
+        return [m for m in (self.marginal, self.radial) if m is not None]
+
+    def stages_eval(self, s: Tensor) -> Tensor:
+        """The stages' evaluation maps (running quantiles) applied to a normalized ``s``."""
+        for stage in self.stages():
+            s = stage._eval_map(s)
+        return s
 
     def _update_running(self, mean: Tensor, second: Tensor, count: int) -> None:
         with torch.no_grad():
@@ -102,12 +120,13 @@ class RunningNormalization(nn.Module):
             mean = self.running_mean.to(work.dtype)
             second = getattr(self, self.second_moment).to(work.dtype)
         out = self._normalize(work, mean, second)
-        return out if self.marginal is None else self._gaussianize(out, update)
+        return out if self.marginal is None and self.radial is None else self._rank_stages(out, update)
 
-    def _gaussianize(self, s: Tensor, update: bool) -> Tensor:
-        """The marginal stage on the normalized batch (the distributed twins rank the global batch)."""
-        assert self.marginal is not None
-        return self.marginal(s, update)
+    def _rank_stages(self, s: Tensor, update: bool) -> Tensor:
+        """The rank-based stages on the normalized batch (the distributed twins rank the global batch)."""
+        for stage in self.stages():
+            s = stage(s, update)
+        return s
 
     def standardize(self, h: Tensor, update: bool = True) -> Tensor:
         """The normalized value before any squashing, in ``h``'s dtype."""

@@ -145,6 +145,9 @@ class NINE(nn.Module):
         gaussianize: end the normalization with :class:`~infomatch.gaussianize.Gaussianize`:
             each coordinate mapped to N(0, 1) through its empirical CDF (batch ranks in
             training, running quantiles in evaluation).
+        radialize: end the normalization (after ``gaussianize``) with
+            :class:`~infomatch.radialize.Radialize`: each row's norm mapped to the chi(d) law through
+            its empirical CDF, its direction kept.
         queue: size of a memory of past noisy view-2 representations used as extra negatives
             (one process only); the InfoNCE ceiling becomes ``log(B + queue)``.
     """
@@ -167,6 +170,7 @@ class NINE(nn.Module):
         symmetric: bool = False,
         queue: int = 0,
         gaussianize: bool = False,
+        radialize: bool = False,
     ) -> None:
         super().__init__()
         self.dim = check_positive_int("dim", dim)
@@ -207,9 +211,11 @@ class NINE(nn.Module):
         # the Sync* layers are the plain ones on one process; with several they use global-batch statistics
         if self.normalization == "whiten":
             self.normalize: SyncNormalize | SyncWhiten = SyncWhiten(
-                dim, mode=base, squash=squash, momentum=momentum, method=whiten_method, gaussianize=gaussianize)
+                dim, mode=base, squash=squash, momentum=momentum, method=whiten_method, gaussianize=gaussianize,
+                radialize=radialize)
         else:
-            self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum, gaussianize=gaussianize)
+            self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum, gaussianize=gaussianize,
+                                           radialize=radialize)
         self.register_buffer("queue", torch.zeros(0, dim), persistent=False)
         self.noise = NoiseInjection(kind=base, scale=scale)
         self.critic = make_critic(critic, dim, **self.critic_kwargs)
@@ -248,6 +254,7 @@ class NINE(nn.Module):
             "symmetric": self.symmetric,
             "queue": self.queue_size,
             "gaussianize": self.normalize.marginal is not None,
+            "radialize": self.normalize.radial is not None,
         }
 
     def representation(self, h: Tensor) -> Tensor:

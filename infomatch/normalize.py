@@ -68,8 +68,10 @@ class Normalize(RunningNormalization):
         momentum: float | None = 0.1,
         eps: float = 1e-5,
         gaussianize: bool = False,
+        radialize: bool = False,
     ) -> None:
-        super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, gaussianize=gaussianize)
+        super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, gaussianize=gaussianize,
+                         radialize=radialize)
 
     def _identity(self) -> Tensor:
         return torch.ones(self.dim)

@@ -88,8 +88,9 @@ class Whiten(RunningNormalization):
 
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
                  momentum: float | None = 0.1, eps: float = 1e-5, method: str = "cholesky",
-                 gaussianize: bool = False) -> None:
-        super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, gaussianize=gaussianize)
+                 gaussianize: bool = False, radialize: bool = False) -> None:
+        super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, gaussianize=gaussianize,
+                         radialize=radialize)
         self.method = check_choice("method", method, WHITEN_METHODS)
 
     def _identity(self) -> Tensor:

@@ -38,6 +38,7 @@ WHITEN_CASES = [
     {"mode": "gaussian", "momentum": None, "method": "zca"},
     {"mode": "uniform", "momentum": 0.1, "method": "cholesky"},
     {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True},
+    {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True, "radialize": True},
 ]
 
 
@@ -108,7 +109,7 @@ def whiten_case(i: int) -> tuple[Any, list[tuple[torch.Tensor, torch.Tensor]]]:
 
     case = WHITEN_CASES[i]
     norm = SyncWhiten(4, mode=case["mode"], momentum=case["momentum"], method=case["method"],
-                      gaussianize=case.get("gaussianize", False)).double()
+                      gaussianize=case.get("gaussianize", False), radialize=case.get("radialize", False)).double()
     g = torch.Generator().manual_seed(70 + i)
     mix = torch.randn(4, 4, generator=g, dtype=torch.float64) + 2 * torch.eye(4, dtype=torch.float64)
     batches = []
@@ -156,6 +157,8 @@ def run_norm(norm: Any, batches: list, rows: slice = slice(None),
         outs.append(out.detach())
         grads.append(h.grad.detach())
     extra = {} if getattr(norm, "marginal", None) is None else {"running_quantiles": norm.marginal.running_quantiles.clone()}
+    if getattr(norm, "radial", None) is not None:
+        extra["radius_quantiles"] = norm.radial.radius.running_quantiles.clone()
     return {"outs": outs, "grads": grads, **{name: getattr(norm, name).clone() for name in buffers},
             "num_batches_tracked": int(norm.num_batches_tracked), **extra}
 

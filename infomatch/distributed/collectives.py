@@ -130,10 +130,10 @@ class GlobalBatchStats:
             return self.global_stats(h, self.group)
         return super()._batch_stats(h)  # type: ignore[misc]
 
-    def _gaussianize(self, s: Tensor, update: bool) -> Tensor:
-        """In training, rank each coordinate within the global batch (gathered differentiably)
-        and keep this rank's rows: values, gradient and running quantiles equal one process's."""
+    def _rank_stages(self, s: Tensor, update: bool) -> Tensor:
+        """In training, rank within the global batch (gathered differentiably) and keep this
+        rank's rows: values, gradient and running quantiles equal one process's."""
         if self.training and self.sync and _active(self.group):  # type: ignore[attr-defined]
             n, r = s.shape[0], rank(self.group)
-            return self.marginal(gather(s, self.group), update)[r * n:(r + 1) * n]  # type: ignore[attr-defined]
-        return super()._gaussianize(s, update)  # type: ignore[misc]
+            return super()._rank_stages(gather(s, self.group), update)[r * n:(r + 1) * n]  # type: ignore[misc]
+        return super()._rank_stages(s, update)  # type: ignore[misc]

@@ -55,6 +55,7 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
         symmetric=cfg.symmetric,
         queue=cfg.queue,
         gaussianize=cfg.uses_gaussianize,
+        radialize=cfg.radialize,
     )
     return views, encoder, nine
 
@@ -97,12 +98,13 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
 
     Statistics gathered on augmented, noisy views bias the clean representation; this replaces
     them by the cumulative mean and variance of the clean encoder outputs of ``x`` and, with
-    ``gaussianize``, the marginal quantiles by those of the clean normalized outputs (the encoder
-    itself stays in evaluation mode, so nothing else changes).
+    ``gaussianize`` / ``radialize``, each rank stage's quantiles by those of its input on the clean
+    outputs (the encoder itself stays in evaluation mode, so nothing else changes).
     """
     norm = model.nine.normalize
     momentum = norm.momentum
-    marginal, norm.marginal = norm.marginal, None  # the moments first, then the marginal quantiles
+    # the moments first, then each stage's quantiles in order
+    marginal, radial, norm.marginal, norm.radial = norm.marginal, norm.radial, None, None
     was_training = model.training
     model.eval()
     try:
@@ -116,12 +118,16 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
         for h in outputs:
             if len(h) >= 2:
                 norm(h)
-        if marginal is not None and outputs:
+        if (marginal is not None or radial is not None) and outputs:
             norm.eval()
-            marginal.set_quantiles(torch.cat([norm.standardize(h) for h in outputs]))
+            s = torch.cat([norm.standardize(h) for h in outputs])
+            for stage in (marginal, radial):
+                if stage is not None:
+                    stage.set_quantiles(s)
+                    s = stage._eval_map(s)
     finally:
         norm.momentum = momentum
-        norm.marginal = marginal
+        norm.marginal, norm.radial = marginal, radial
         model.train(was_training)
 
 

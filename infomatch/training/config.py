@@ -60,6 +60,8 @@ class TrainConfig:
     ``normalization`` (``whiten``: full-covariance batch whitening; ``standardize``: the
     paper's per-coordinate standardization), ``gaussianize`` (end the normalization by mapping
     each coordinate to N(0, 1) through its empirical CDF, :mod:`infomatch.gaussianize`),
+    ``radialize`` (then map each row's norm to the chi(d) law, keeping its direction,
+    :mod:`infomatch.radialize`),
     ``matched_view`` (``clean``: the noised branch
     sees the clean input, so the law that is matched is the law of the embeddings a user
     gets; ``augmented``: both branches see augmented views, the paper's protocol),
@@ -91,6 +93,7 @@ class TrainConfig:
     normalization: str = "whiten"
     whiten_method: str = "cholesky"
     gaussianize: bool | None = None
+    radialize: bool = False
     matched_view: str = "clean"
     symmetric: bool = False
     queue: int = 0
@@ -156,6 +159,8 @@ class TrainConfig:
         check_choice("matched_view", self.matched_view, MATCHED_VIEWS)
         if self.gaussianize is not None and not isinstance(self.gaussianize, bool):
             raise ValueError(f"gaussianize must be true, false or null (auto); got {self.gaussianize!r}")
+        if not isinstance(self.radialize, bool):
+            raise ValueError(f"radialize must be true or false; got {self.radialize!r}")
         if not isinstance(self.symmetric, bool):
             raise ValueError(f"symmetric must be true or false; got {self.symmetric!r}")
         check_nonnegative_int("queue", self.queue)

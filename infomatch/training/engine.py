@@ -572,6 +572,7 @@ class _Clean(torch.nn.Module):
             self.register_buffer("inv_std", torch.rsqrt(norm.running_var.detach().float() + norm.eps))
         self.squash = None if norm.mode == "gaussian" else norm.squash
         self.marginal = copy.deepcopy(norm.marginal).eval() if norm.marginal is not None else None
+        self.radial = copy.deepcopy(norm.radial).eval() if norm.radial is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.crop is not None:
@@ -581,6 +582,8 @@ class _Clean(torch.nn.Module):
         s = centred @ self.whiten if hasattr(self, "whiten") else centred * self.inv_std
         if self.marginal is not None:
             s = self.marginal._eval_map(s)
+        if self.radial is not None:
+            s = self.radial._eval_map(s)
         if self.squash == "ndtr":
             s = torch.special.ndtr(s)
         elif self.squash == "sigmoid":
