@@ -25,30 +25,34 @@ from pathlib import Path
 import numpy as np
 
 OLD = ["--normalization", "standardize", "--matched-view", "augmented", "--lr-schedule", "constant"]
+# the Gaussian rows measured before the rank stages existed run without them, as they were measured
+NO_STAGES = ["--no-gaussianize", "--no-radialize"]
 ROWS: dict[str, list[str]] = {
-    "before (standardize, augmented, constant lr)": OLD,
-    "+ whiten": ["--matched-view", "augmented", "--lr-schedule", "constant"],
-    "+ clean matched view": ["--normalization", "standardize", "--lr-schedule", "constant"],
-    "+ cosine lr": ["--normalization", "standardize", "--matched-view", "augmented"],
-    "default (whiten + clean + cosine)": [],
-    "default + symmetric": ["--symmetric"],
-    "default + queue 1024": ["--queue", "1024"],
-    "default + noise warm-up 0.3": ["--noise-warmup", "0.3"],
-    "default, view strength 0.5": ["--view-strength", "0.5"],
-    "default, capacity 0.35 log B": ["--capacity-fraction", "0.35"],
-    "default, capacity 0.7 log B": ["--capacity-fraction", "0.7"],
-    "default + self-weight 0.3": ["--bound-param", "self_weight=0.3"],
-    "default + self-weight 0.1": ["--bound-param", "self_weight=0.1"],
-    "no views": ["--views", "none"],
-    "no views + self-weight 0.3": ["--views", "none", "--bound-param", "self_weight=0.3"],
-    "no views + self-weight 0.1": ["--views", "none", "--bound-param", "self_weight=0.1"],
+    "before (standardize, augmented, constant lr)": [*OLD, *NO_STAGES],
+    "+ whiten": ["--matched-view", "augmented", "--lr-schedule", "constant", *NO_STAGES],
+    "+ clean matched view": ["--normalization", "standardize", "--lr-schedule", "constant", *NO_STAGES],
+    "+ cosine lr": ["--normalization", "standardize", "--matched-view", "augmented", *NO_STAGES],
+    "default (whiten + clean + cosine)": NO_STAGES,
+    "default + symmetric": ["--symmetric", *NO_STAGES],
+    "default + queue 1024": ["--queue", "1024", *NO_STAGES],
+    "default + noise warm-up 0.3": ["--noise-warmup", "0.3", *NO_STAGES],
+    "default, view strength 0.5": ["--view-strength", "0.5", *NO_STAGES],
+    "default, capacity 0.35 log B": ["--capacity-fraction", "0.35", *NO_STAGES],
+    "default, capacity 0.7 log B": ["--capacity-fraction", "0.7", *NO_STAGES],
+    "default + self-weight 0.3": ["--bound-param", "self_weight=0.3", *NO_STAGES],
+    "default + self-weight 0.1": ["--bound-param", "self_weight=0.1", *NO_STAGES],
+    "no views": ["--views", "none", *NO_STAGES],
+    "no views + self-weight 0.3": ["--views", "none", "--bound-param", "self_weight=0.3", *NO_STAGES],
+    "no views + self-weight 0.1": ["--views", "none", "--bound-param", "self_weight=0.1", *NO_STAGES],
     # uniform-base priors without the marginal stage (their default before it)
     "uniform prior, no marginal stage": ["--prior", "uniform", "--no-gaussianize"],
     "laplace prior, no marginal stage": ["--prior", "laplace", "--no-gaussianize"],
-    "plain (sigma 0)": ["--sigma", "0", "--normalization", "standardize"],
-    "default + gaussianize": ["--gaussianize"],
+    "plain (sigma 0)": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES],
+    "default + gaussianize": ["--gaussianize", "--no-radialize"],
     "uniform prior, default (+ gaussianize)": ["--prior", "uniform"],
     "laplace prior, default (+ gaussianize)": ["--prior", "laplace"],
+    "default + radialize": ["--no-gaussianize", "--radialize"],
+    "default (+ gaussianize + radialize)": [],
 }
 FAMILIES = ("marginals", "moments", "slices", "joint")
 

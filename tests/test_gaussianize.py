@@ -183,10 +183,11 @@ def test_nine_records_the_option_and_keeps_the_bound() -> None:
     assert NINE(4, sigma=1.0).config()["gaussianize"] is False
 
 
-def _small_model(prior: str, seed: int) -> Embedder:
-    """An untrained 8x8-image model with the marginal stage, d = 3."""
+def _small_model(prior: str, seed: int, radialize: bool = False) -> Embedder:
+    """An untrained 8x8-image model with the marginal stage (and the radial one), d = 3."""
     torch.manual_seed(seed)
-    views, enc, nine = build_components(TrainConfig(dim=3, gaussianize=True, prior=prior), (1, 8, 8), "image")
+    cfg = TrainConfig(dim=3, gaussianize=True, radialize=radialize, prior=prior)
+    views, enc, nine = build_components(cfg, (1, 8, 8), "image")
     return Embedder(views, enc, nine)
 
 
@@ -214,9 +215,9 @@ def test_recalibration_sets_the_quantiles_of_the_clean_outputs(prior: str) -> No
         assert stats.kstest(g[:, j], "norm").pvalue > 0.5
 
 
-@pytest.mark.parametrize("prior", ["gaussian", "uniform"])
-def test_exported_encoder_applies_the_marginal_stage(prior: str, tmp_path) -> None:
-    model = _small_model(prior, 9)
+@pytest.mark.parametrize(("prior", "radialize"), [("gaussian", False), ("uniform", False), ("gaussian", True)])
+def test_exported_encoder_applies_the_rank_stages(prior: str, radialize: bool, tmp_path) -> None:
+    model = _small_model(prior, 9, radialize)
     x = torch.rand(400, 1, 8, 8)
     recalibrate_normalization(model, x)
     assert export_encoder(model, x[:4], tmp_path / "enc.pt2")
@@ -224,23 +225,20 @@ def test_exported_encoder_applies_the_marginal_stage(prior: str, tmp_path) -> No
     torch.testing.assert_close(got, embed_array(model, x[:50]), rtol=1e-5, atol=1e-5)
 
 
-def test_config_default_is_on_for_uniform_base_priors_only() -> None:
+def test_config_default_is_on_for_every_prior() -> None:
     assert TrainConfig().gaussianize is None
-    assert TrainConfig().uses_gaussianize is False
-    assert TrainConfig(prior="uniform").uses_gaussianize is True
-    assert TrainConfig(prior="laplace").uses_gaussianize is True
-    assert TrainConfig(prior="laplace", prior_params={"base": "gaussian"}).uses_gaussianize is False
+    for prior, params in (("gaussian", {}), ("uniform", {}), ("laplace", {}), ("laplace", {"base": "gaussian"})):
+        assert TrainConfig(prior=prior, prior_params=params).uses_gaussianize is True
+        assert TrainConfig(prior=prior, prior_params=params).resolved().gaussianize is True
     assert TrainConfig(prior="uniform", gaussianize=False).uses_gaussianize is False
-    assert TrainConfig(gaussianize=True).uses_gaussianize is True
-    assert TrainConfig(prior="uniform").resolved().gaussianize is True
-    assert TrainConfig().resolved().gaussianize is False
+    assert TrainConfig(gaussianize=False).resolved().gaussianize is False
     with pytest.raises(ValueError, match="gaussianize must be true, false or null \\(auto\\); got 'yes'"):
         TrainConfig(gaussianize="yes")
 
 
 def test_a_stored_config_without_the_key_predates_the_option(tmp_path) -> None:
     old = TrainConfig(prior="uniform").resolved().to_dict()
-    del old["gaussianize"]
+    del old["gaussianize"], old["radialize"]
     assert TrainConfig.from_stored(old).uses_gaussianize is False
     assert TrainConfig.from_dict(old).uses_gaussianize is True  # a user's file: missing means auto
     (tmp_path / "config.yaml").write_text(TrainConfig(prior="uniform").resolved().to_yaml())

@@ -18,7 +18,6 @@ from infomatch.training.components import (
     recalibrate_normalization,
 )
 from infomatch.training.config import TrainConfig
-from infomatch.training.engine import export_encoder
 from infomatch.whiten import Whiten
 
 
@@ -174,28 +173,26 @@ def test_recalibration_sets_the_radius_quantiles_of_the_clean_outputs(gaussianiz
     assert stats.kstest(np.linalg.norm(z, axis=1), "chi", args=(3,)).pvalue > 0.5
 
 
-def test_exported_encoder_applies_both_stages(tmp_path) -> None:
-    model = _small_model(9, gaussianize=True)
-    x = torch.rand(400, 1, 8, 8)
-    recalibrate_normalization(model, x)
-    assert export_encoder(model, x[:4], tmp_path / "enc.pt2")
-    got = torch.export.load(str(tmp_path / "enc.pt2")).module()(x[:50])
-    torch.testing.assert_close(got, embed_array(model, x[:50]), rtol=1e-5, atol=1e-5)
-
-
 def test_config_and_cli() -> None:
     import argparse
 
     from infomatch.commands.train import add_parser, config_from_args
 
-    assert TrainConfig().radialize is False
-    with pytest.raises(ValueError, match="radialize must be true or false; got 'yes'"):
+    # auto: on for Gaussian-base priors, off for uniform-base ones (their uniform marginals)
+    assert TrainConfig().radialize is None and TrainConfig().uses_radialize is True
+    assert TrainConfig(prior="laplace", prior_params={"base": "gaussian"}).uses_radialize is True
+    for prior in ("uniform", "laplace"):
+        assert TrainConfig(prior=prior).uses_radialize is False
+        assert TrainConfig(prior=prior).resolved().radialize is False
+    assert TrainConfig().resolved().radialize is True
+    assert TrainConfig(radialize=False).uses_radialize is False
+    with pytest.raises(ValueError, match="radialize must be true, false or null \\(auto\\); got 'yes'"):
         TrainConfig(radialize="yes")  # type: ignore[arg-type]
     old = TrainConfig().resolved().to_dict()
     del old["radialize"]  # a run stored before the option trained without it
-    assert TrainConfig.from_stored(old).radialize is False
+    assert TrainConfig.from_stored(old).uses_radialize is False
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers(dest="command"))
-    for flags, want in (([], False), (["--radialize"], True), (["--no-radialize"], False)):
+    for flags, want in (([], None), (["--radialize"], True), (["--no-radialize"], False)):
         cfg, _, _ = config_from_args(parser.parse_args(["train", *flags]))
         assert cfg.radialize is want

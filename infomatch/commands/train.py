@@ -58,12 +58,12 @@ def add_parser(sub: Any) -> None:
                    help="whiten: full-covariance batch whitening (default); standardize: per-coordinate (the paper's)")
     m.add_argument("--gaussianize", action=argparse.BooleanOptionalAction,
                    help="end the normalization by mapping each coordinate to N(0, 1) through its empirical CDF "
-                   "(batch ranks in training, running quantiles in evaluation); default: on for uniform-base priors "
-                   "(uniform, laplace, ...), off for gaussian")
+                   "(batch ranks in training, running quantiles in evaluation); default on")
     m.add_argument("--radialize", action=argparse.BooleanOptionalAction,
                    help="end the normalization (after --gaussianize) by mapping each embedding's norm to the chi(d) "
                    "law through its empirical CDF, keeping its direction: the radius of N(0, I), which InfoNCE "
-                   "otherwise squeezes into a shell (default off)")
+                   "otherwise squeezes into a shell; default: on for gaussian, off for uniform-base priors "
+                   "(uniform, laplace, ...)")
     m.add_argument("--whiten-method", dest="whiten_method", choices=("cholesky", "zca"), help="default cholesky")
     m.add_argument("--matched-view", dest="matched_view", choices=("clean", "augmented"),
                    help="input of the noised branch, whose law is matched: clean (default; the law of the "

@@ -55,7 +55,7 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
         symmetric=cfg.symmetric,
         queue=cfg.queue,
         gaussianize=cfg.uses_gaussianize,
-        radialize=cfg.radialize,
+        radialize=cfg.uses_radialize,
     )
     return views, encoder, nine
 
@@ -97,7 +97,9 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
     """Re-estimate the normalization's running statistics on clean inputs ``x``.
 
     Statistics gathered on augmented, noisy views bias the clean representation; this replaces
-    them by the cumulative mean and variance of the clean encoder outputs of ``x`` and, with
+    them by the mean and (co)variance of all the clean encoder outputs of ``x`` at once (an average
+    of per-batch statistics would miss the spread of the batch means whenever the order of ``x``
+    has structure; MNIST's test set, for one, has two writer populations in its two halves) and, with
     ``gaussianize`` / ``radialize``, each rank stage's quantiles by those of its input on the clean
     outputs (the encoder itself stays in evaluation mode, so nothing else changes).
     """
@@ -115,12 +117,12 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
         # clean encoder outputs, computed once: the moments pass and the quantiles pass share them
         outputs = [model.encoder(model.views.eval_transform(x[i:i + batch_size].to(device)))
                    for i in range(0, len(x), batch_size)]
-        for h in outputs:
-            if len(h) >= 2:
-                norm(h)
-        if (marginal is not None or radial is not None) and outputs:
+        h = torch.cat(outputs) if outputs else None
+        if h is not None and len(h) >= 2:
+            norm(h)  # one batch: the whole set's mean and unbiased (co)variance
+        if (marginal is not None or radial is not None) and h is not None:
             norm.eval()
-            s = torch.cat([norm.standardize(h) for h in outputs])
+            s = norm.standardize(h)
             for stage in (marginal, radial):
                 if stage is not None:
                     stage.set_quantiles(s)

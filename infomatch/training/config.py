@@ -93,7 +93,7 @@ class TrainConfig:
     normalization: str = "whiten"
     whiten_method: str = "cholesky"
     gaussianize: bool | None = None
-    radialize: bool = False
+    radialize: bool | None = None
     matched_view: str = "clean"
     symmetric: bool = False
     queue: int = 0
@@ -159,8 +159,8 @@ class TrainConfig:
         check_choice("matched_view", self.matched_view, MATCHED_VIEWS)
         if self.gaussianize is not None and not isinstance(self.gaussianize, bool):
             raise ValueError(f"gaussianize must be true, false or null (auto); got {self.gaussianize!r}")
-        if not isinstance(self.radialize, bool):
-            raise ValueError(f"radialize must be true or false; got {self.radialize!r}")
+        if self.radialize is not None and not isinstance(self.radialize, bool):
+            raise ValueError(f"radialize must be true, false or null (auto); got {self.radialize!r}")
         if not isinstance(self.symmetric, bool):
             raise ValueError(f"symmetric must be true or false; got {self.symmetric!r}")
         check_nonnegative_int("queue", self.queue)
@@ -233,16 +233,24 @@ class TrainConfig:
 
     @property
     def uses_gaussianize(self) -> bool:
-        """Whether the normalization ends with marginal Gaussianization: as given, else on for
-        uniform-base priors (their marginals fail without it) and off for the Gaussian base
-        (measured in BENCHMARKS.md, "Marginal Gaussianization")."""
-        return self.base == "uniform" if self.gaussianize is None else self.gaussianize
+        """Whether the normalization ends with marginal Gaussianization: as given, else on
+        (uniform-base marginals fail without it; for the Gaussian base it comes with the radial
+        stage; measured in BENCHMARKS.md, "Marginal Gaussianization" and "Radial Gaussianization")."""
+        return True if self.gaussianize is None else self.gaussianize
+
+    @property
+    def uses_radialize(self) -> bool:
+        """Whether the normalization then maps each row's norm to chi(d): as given, else on for
+        Gaussian-base priors and off for uniform-base ones (it breaks their uniform marginals;
+        BENCHMARKS.md, "Radial Gaussianization")."""
+        return self.base == "gaussian" if self.radialize is None else self.radialize
 
     def resolved(self) -> TrainConfig:
-        """The same config with the noise and gaussianize defaults made explicit (what a run stores)."""
+        """The same config with the noise and stage defaults made explicit (what a run stores)."""
+        stages = {"gaussianize": self.uses_gaussianize, "radialize": self.uses_radialize}
         if self.base == "gaussian":
-            return self.replace(sigma=self.noise_scale, gaussianize=self.uses_gaussianize)
-        return self.replace(eps=self.noise_scale, gaussianize=self.uses_gaussianize)
+            return self.replace(sigma=self.noise_scale, **stages)
+        return self.replace(eps=self.noise_scale, **stages)
 
     # ------------------------------------------------------------------ (de)serialisation
     def replace(self, **changes: Any) -> TrainConfig:
@@ -274,11 +282,11 @@ class TrainConfig:
 
     @classmethod
     def from_stored(cls, values: dict[str, Any]) -> TrainConfig:
-        """The config a run stored (resolved). Runs written before the ``gaussianize`` option
-        existed trained without it, so a missing key means false, not auto."""
+        """The config a run stored (resolved). Runs written before the ``gaussianize`` or
+        ``radialize`` option existed trained without it, so a missing key means false, not auto."""
         if not isinstance(values, dict):
             raise ValueError(f"a config must be a mapping of option names to values; got {type(values).__name__}")
-        return cls.from_dict({"gaussianize": False, **values})
+        return cls.from_dict({"gaussianize": False, "radialize": False, **values})
 
     @classmethod
     def from_stored_yaml(cls, path: str | Path) -> TrainConfig:
