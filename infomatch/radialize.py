@@ -114,7 +114,7 @@ class Radialize(nn.Module):
 
     def _chi_quantiles(self) -> Tensor:
         """The chi(d) quantiles at the radius stage's levels: the map is the identity on chi(d) radii."""
-        return torch.from_numpy(stats.chi.ppf(self.radius.levels.numpy(), self.dim)).float().unsqueeze(1)
+        return torch.from_numpy(stats.chi.ppf(self.radius.levels.cpu().numpy(), self.dim)).float().unsqueeze(1)
 
     def _norms(self, s: Tensor) -> Tensor:
         return s.norm(dim=1, keepdim=True).clamp_min(torch.finfo(s.dtype).tiny)
