@@ -21,6 +21,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor, nn
 
@@ -36,6 +38,13 @@ from infomatch.radialize import Radialize
 
 MODES = ("gaussian", "uniform")
 SQUASHES = ("ndtr", "sigmoid")
+
+
+def apply_eval_maps(stages: Iterable[Gaussianize | Radialize], s: Tensor) -> Tensor:
+    """``s`` through the evaluation maps (running quantiles) of rank ``stages``, in order."""
+    for stage in stages:
+        s = stage._eval_map(s)
+    return s
 
 
 class RunningNormalization(nn.Module):
@@ -94,9 +103,7 @@ class RunningNormalization(nn.Module):
 
     def stages_eval(self, s: Tensor) -> Tensor:
         """The stages' evaluation maps (running quantiles) applied to a normalized ``s``."""
-        for stage in self.stages():
-            s = stage._eval_map(s)
-        return s
+        return apply_eval_maps(self.stages(), s)
 
     def _update_running(self, mean: Tensor, second: Tensor, count: int) -> None:
         with torch.no_grad():

@@ -103,10 +103,6 @@ class Radialize(nn.Module):
         self.register_buffer("values", values, persistent=False)
         self.reset_running_stats()
 
-    @property
-    def momentum(self) -> float | None:
-        return self.radius.momentum
-
     def reset_running_stats(self) -> None:
         """Back to the chi(d) quantiles and no batches tracked (the map is then the identity)."""
         self.radius.reset_running_stats()
@@ -125,9 +121,13 @@ class Radialize(nn.Module):
         check_matrix("s", s, dim=self.dim)
         self.radius.set_quantiles(self._norms(s.double()))
 
+    def _rescaled(self, s: Tensor, r: Tensor, w: Tensor) -> Tensor:
+        """``s`` with its norms ``r`` replaced by chi(d) values of the normal scores ``w``."""
+        return s * (normal_to_chi(w, self.grid, self.values) / r)
+
     def _eval_map(self, s: Tensor) -> Tensor:
         r = self._norms(s)
-        return s * (normal_to_chi(self.radius._eval_map(r), self.grid, self.values) / r)
+        return self._rescaled(s, r, self.radius._eval_map(r))
 
     def forward(self, s: Tensor, update: bool = True) -> Tensor:
         check_matrix("s", s, dim=self.dim)
@@ -135,8 +135,7 @@ class Radialize(nn.Module):
         if not self.training:
             return self._eval_map(work).to(s.dtype)
         r = self._norms(work)
-        w = self.radius(r, update)
-        return (work * (normal_to_chi(w, self.grid, self.values) / r)).to(s.dtype)
+        return self._rescaled(work, r, self.radius(r, update)).to(s.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.dim}"

@@ -106,7 +106,8 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
     norm = model.nine.normalize
     momentum = norm.momentum
     # the moments first, then each stage's quantiles in order
-    marginal, radial, norm.marginal, norm.radial = norm.marginal, norm.radial, None, None
+    marginal, radial, stages = norm.marginal, norm.radial, norm.stages()
+    norm.marginal = norm.radial = None
     was_training = model.training
     model.eval()
     try:
@@ -120,13 +121,12 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
         h = torch.cat(outputs) if outputs else None
         if h is not None and len(h) >= 2:
             norm(h)  # one batch: the whole set's mean and unbiased (co)variance
-        if (marginal is not None or radial is not None) and h is not None:
+        if stages and h is not None:
             norm.eval()
             s = norm.standardize(h)
-            for stage in (marginal, radial):
-                if stage is not None:
-                    stage.set_quantiles(s)
-                    s = stage._eval_map(s)
+            for stage in stages:
+                stage.set_quantiles(s)
+                s = stage._eval_map(s)
     finally:
         norm.momentum = momentum
         norm.marginal, norm.radial = marginal, radial

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .._io import atomic_write_text
+from .._running import apply_eval_maps
 from ..data import ArrayDataset, load_dataset, split_indices
 from ..distributed import local_only
 from ..errors import InputError, RunBusyError, RunInterrupted, user_input
@@ -571,8 +572,7 @@ class _Clean(torch.nn.Module):
         else:
             self.register_buffer("inv_std", torch.rsqrt(norm.running_var.detach().float() + norm.eps))
         self.squash = None if norm.mode == "gaussian" else norm.squash
-        self.marginal = copy.deepcopy(norm.marginal).eval() if norm.marginal is not None else None
-        self.radial = copy.deepcopy(norm.radial).eval() if norm.radial is not None else None
+        self.stages = torch.nn.ModuleList(copy.deepcopy(stage).eval() for stage in norm.stages())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.crop is not None:
@@ -580,10 +580,7 @@ class _Clean(torch.nn.Module):
             x = x[..., t:b, left:r]
         centred = self.encoder(x).float() - self.mean
         s = centred @ self.whiten if hasattr(self, "whiten") else centred * self.inv_std
-        if self.marginal is not None:
-            s = self.marginal._eval_map(s)
-        if self.radial is not None:
-            s = self.radial._eval_map(s)
+        s = apply_eval_maps(self.stages, s)
         if self.squash == "ndtr":
             s = torch.special.ndtr(s)
         elif self.squash == "sigmoid":
