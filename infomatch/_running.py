@@ -9,7 +9,8 @@ it; a subclass names its second-moment buffer and provides :meth:`RunningNormali
 can end with :class:`~infomatch.gaussianize.Gaussianize` (``gaussianize=True``), which maps each
 normalized coordinate to N(0, 1) through its empirical CDF, and then with
 :class:`~infomatch.radialize.Radialize` (``radialize=True``), which maps each row's norm to the
-chi(d) law and keeps its direction.
+chi(d) law and keeps its direction, and then with a :class:`~infomatch.whiten.Whiten`
+(``final_whiten=True``) of the stages' output, whose covariance they leave near but not at ``I``.
 Their distributed twins add :class:`~infomatch.distributed.collectives.GlobalBatchStats`.
 
 Example:
@@ -40,8 +41,8 @@ MODES = ("gaussian", "uniform")
 SQUASHES = ("ndtr", "sigmoid")
 
 
-def apply_eval_maps(stages: Iterable[Gaussianize | Radialize], s: Tensor) -> Tensor:
-    """``s`` through the evaluation maps (running quantiles) of rank ``stages``, in order."""
+def apply_eval_maps(stages: Iterable[nn.Module], s: Tensor) -> Tensor:
+    """``s`` through the evaluation maps (running statistics) of the ``stages``, in order."""
     for stage in stages:
         s = stage._eval_map(s)
     return s
@@ -61,12 +62,11 @@ class RunningNormalization(nn.Module):
 
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
                  momentum: float | None = 0.1, eps: float = 1e-5, gaussianize: bool = False,
-                 radialize: bool = False) -> None:
+                 radialize: bool = False, final_whiten: bool = False) -> None:
         super().__init__()
-        if not isinstance(gaussianize, bool):
-            raise ValueError(f"gaussianize must be True or False; got {gaussianize!r}")
-        if not isinstance(radialize, bool):
-            raise ValueError(f"radialize must be True or False; got {radialize!r}")
+        for name, flag in (("gaussianize", gaussianize), ("radialize", radialize), ("final_whiten", final_whiten)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False; got {flag!r}")
         self.dim = check_positive_int("dim", dim)
         self.mode = check_choice("mode", mode, MODES)
         self.squash = check_choice("squash", squash, SQUASHES)
@@ -79,6 +79,13 @@ class RunningNormalization(nn.Module):
         self.marginal = Gaussianize(dim, momentum=momentum) if gaussianize else None
         # optional stage after it: each row's norm mapped to chi(d), its direction kept
         self.radial = Radialize(dim, momentum=momentum) if radialize else None
+        # optional last stage: the stages' output whitened again (they keep each variance at 1 but
+        # move the correlations); Cholesky, batch statistics in training, running ones in evaluation
+        self.final = None
+        if final_whiten:
+            from infomatch.whiten import Whiten  # whiten.py builds on this module
+
+            self.final = Whiten(dim, momentum=momentum)
 
     def _identity(self) -> Tensor:
         raise NotImplementedError
@@ -97,12 +104,13 @@ class RunningNormalization(nn.Module):
         for stage in self.stages():
             stage.reset_running_stats()
 
-    def stages(self) -> list[Gaussianize | Radialize]:
-        """The rank-based stages that follow the normalization, in order (marginal, then radial)."""
-        return [m for m in (self.marginal, self.radial) if m is not None]
+    def stages(self) -> list[nn.Module]:
+        """The stages that follow the normalization, in order (marginal, radial, final whitening);
+        each has ``forward(s, update)``, ``_eval_map(s)``, ``calibrate(s)`` and ``reset_running_stats()``."""
+        return [m for m in (self.marginal, self.radial, self.final) if m is not None]
 
     def stages_eval(self, s: Tensor) -> Tensor:
-        """The stages' evaluation maps (running quantiles) applied to a normalized ``s``."""
+        """The stages' evaluation maps (running statistics) applied to a normalized ``s``."""
         return apply_eval_maps(self.stages(), s)
 
     def _update_running(self, mean: Tensor, second: Tensor, count: int) -> None:
@@ -127,10 +135,10 @@ class RunningNormalization(nn.Module):
             mean = self.running_mean.to(work.dtype)
             second = getattr(self, self.second_moment).to(work.dtype)
         out = self._normalize(work, mean, second)
-        return out if self.marginal is None and self.radial is None else self._rank_stages(out, update)
+        return self._rank_stages(out, update) if self.stages() else out
 
     def _rank_stages(self, s: Tensor, update: bool) -> Tensor:
-        """The rank-based stages on the normalized batch (the distributed twins rank the global batch)."""
+        """The stages on the normalized batch (the distributed twins run them on the global batch)."""
         for stage in self.stages():
             s = stage(s, update)
         return s

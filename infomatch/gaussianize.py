@@ -200,6 +200,10 @@ class Gaussianize(nn.Module):
         self.running_quantiles.copy_(self._quantiles(s.sort(dim=0).values).to(self.running_quantiles.dtype))
         self.num_batches_tracked.fill_(1)
 
+    def calibrate(self, s: Tensor) -> None:
+        """The recalibration of a stage: :meth:`set_quantiles`."""
+        self.set_quantiles(s)
+
     @torch.no_grad()
     def _update_running(self, ordered: Tensor) -> None:
         self.num_batches_tracked.add_(1)

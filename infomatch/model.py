@@ -148,6 +148,10 @@ class NINE(nn.Module):
         radialize: end the normalization (after ``gaussianize``) with
             :class:`~infomatch.radialize.Radialize`: each row's norm mapped to the chi(d) law through
             its empirical CDF, its direction kept.
+        final_whiten: end the normalization (after the stages above) with a Cholesky
+            :class:`~infomatch.whiten.Whiten` of their output: the stages keep each variance at 1
+            but not the correlations; this sets the covariance back to ``I`` (batch statistics in
+            training, running ones in evaluation).
         queue: size of a memory of past noisy view-2 representations used as extra negatives
             (one process only); the InfoNCE ceiling becomes ``log(B + queue)``.
     """
@@ -171,6 +175,7 @@ class NINE(nn.Module):
         queue: int = 0,
         gaussianize: bool = False,
         radialize: bool = False,
+        final_whiten: bool = False,
     ) -> None:
         super().__init__()
         self.dim = check_positive_int("dim", dim)
@@ -212,10 +217,10 @@ class NINE(nn.Module):
         if self.normalization == "whiten":
             self.normalize: SyncNormalize | SyncWhiten = SyncWhiten(
                 dim, mode=base, squash=squash, momentum=momentum, method=whiten_method, gaussianize=gaussianize,
-                radialize=radialize)
+                radialize=radialize, final_whiten=final_whiten)
         else:
             self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum, gaussianize=gaussianize,
-                                           radialize=radialize)
+                                           radialize=radialize, final_whiten=final_whiten)
         self.register_buffer("queue", torch.zeros(0, dim), persistent=False)
         self.noise = NoiseInjection(kind=base, scale=scale)
         self.critic = make_critic(critic, dim, **self.critic_kwargs)
@@ -255,6 +260,7 @@ class NINE(nn.Module):
             "queue": self.queue_size,
             "gaussianize": self.normalize.marginal is not None,
             "radialize": self.normalize.radial is not None,
+            "final_whiten": self.normalize.final is not None,
         }
 
     def representation(self, h: Tensor) -> Tensor:

@@ -69,9 +69,10 @@ class Normalize(RunningNormalization):
         eps: float = 1e-5,
         gaussianize: bool = False,
         radialize: bool = False,
+        final_whiten: bool = False,
     ) -> None:
         super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, gaussianize=gaussianize,
-                         radialize=radialize)
+                         radialize=radialize, final_whiten=final_whiten)
 
     def _identity(self) -> Tensor:
         return torch.ones(self.dim)

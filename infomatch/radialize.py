@@ -121,6 +121,10 @@ class Radialize(nn.Module):
         check_matrix("s", s, dim=self.dim)
         self.radius.set_quantiles(self._norms(s.double()))
 
+    def calibrate(self, s: Tensor) -> None:
+        """The recalibration of a stage: :meth:`set_quantiles`."""
+        self.set_quantiles(s)
+
     def _rescaled(self, s: Tensor, r: Tensor, w: Tensor) -> Tensor:
         """``s`` with its norms ``r`` replaced by chi(d) values of the normal scores ``w``."""
         return s * (normal_to_chi(w, self.grid, self.values) / r)

@@ -39,6 +39,8 @@ WHITEN_CASES = [
     {"mode": "uniform", "momentum": 0.1, "method": "cholesky"},
     {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True},
     {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True, "radialize": True},
+    {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True, "radialize": True,
+     "final_whiten": True},
 ]
 
 
@@ -109,7 +111,8 @@ def whiten_case(i: int) -> tuple[Any, list[tuple[torch.Tensor, torch.Tensor]]]:
 
     case = WHITEN_CASES[i]
     norm = SyncWhiten(4, mode=case["mode"], momentum=case["momentum"], method=case["method"],
-                      gaussianize=case.get("gaussianize", False), radialize=case.get("radialize", False)).double()
+                      gaussianize=case.get("gaussianize", False), radialize=case.get("radialize", False),
+                      final_whiten=case.get("final_whiten", False)).double()
     g = torch.Generator().manual_seed(70 + i)
     mix = torch.randn(4, 4, generator=g, dtype=torch.float64) + 2 * torch.eye(4, dtype=torch.float64)
     batches = []
@@ -159,6 +162,8 @@ def run_norm(norm: Any, batches: list, rows: slice = slice(None),
     extra = {} if getattr(norm, "marginal", None) is None else {"running_quantiles": norm.marginal.running_quantiles.clone()}
     if getattr(norm, "radial", None) is not None:
         extra["radius_quantiles"] = norm.radial.radius.running_quantiles.clone()
+    if getattr(norm, "final", None) is not None:
+        extra["final_mean"], extra["final_cov"] = norm.final.running_mean.clone(), norm.final.running_cov.clone()
     return {"outs": outs, "grads": grads, **{name: getattr(norm, name).clone() for name in buffers},
             "num_batches_tracked": int(norm.num_batches_tracked), **extra}
 

@@ -297,7 +297,7 @@ def test_cli_two_process_training_loads_in_one_process(tmp_path: Path) -> None:
                          ids=["-".join(str(v) for v in c.values()) for c in worker.WHITEN_CASES])
 def test_sync_whiten_matches_one_process(spawned: list[dict[str, Any]], case: int) -> None:
     """Whitening with global-batch mean and covariance (and, with ``gaussianize`` / ``radialize``,
-    ranks within the global batch): outputs, input gradients and running statistics of 3 batches on 2
+    ranks within the global batch; with ``final_whiten``, the global batch's statistics of their output): outputs, input gradients and running statistics of 3 batches on 2
     processes equal 1 process on the global batch (float64)."""
     from infomatch.whiten import Whiten
 
@@ -305,7 +305,8 @@ def test_sync_whiten_matches_one_process(spawned: list[dict[str, Any]], case: in
     _, batches = worker.whiten_case(case)
     ref = worker.run_norm(Whiten(4, mode=spec["mode"], momentum=spec["momentum"], method=spec["method"],
                                  gaussianize=spec.get("gaussianize", False),
-                                 radialize=spec.get("radialize", False)).double(),
+                                 radialize=spec.get("radialize", False),
+                                 final_whiten=spec.get("final_whiten", False)).double(),
                           batches, buffers=worker.WHITEN_BUFFERS)
     n = 2 * worker.BATCH // worker.WORLD
     for r, res in enumerate(spawned):
@@ -321,5 +322,8 @@ def test_sync_whiten_matches_one_process(spawned: list[dict[str, Any]], case: in
             assert float((ref["running_quantiles"] - got["running_quantiles"]).abs().max()) < 1e-6
         if spec.get("radialize"):  # the radius is ranked within the global batch too
             assert float((ref["radius_quantiles"] - got["radius_quantiles"]).abs().max()) < 1e-6
+        if spec.get("final_whiten"):  # the last whitening uses the global batch's mean and covariance
+            assert float((ref["final_cov"] - got["final_cov"]).abs().max()) < 1e-6
+            assert float((ref["final_mean"] - got["final_mean"]).abs().max()) < 1e-6
     a, b = (res["whiten"][case] for res in spawned)
     assert torch.equal(a["running_cov"], b["running_cov"])

@@ -64,6 +64,10 @@ def add_parser(sub: Any) -> None:
                    "law through its empirical CDF, keeping its direction: the radius of N(0, I), which InfoNCE "
                    "otherwise squeezes into a shell; default: on for gaussian, off for uniform-base priors "
                    "(uniform, laplace, ...)")
+    m.add_argument("--final-whiten", dest="final_whiten", action=argparse.BooleanOptionalAction,
+                   help="end the normalization (after --gaussianize/--radialize) by whitening their output again "
+                   "(Cholesky, batch statistics in training, running ones from the clean training set in "
+                   "evaluation): the stages keep each variance at 1 but not the correlations; default off")
     m.add_argument("--whiten-method", dest="whiten_method", choices=("cholesky", "zca"), help="default cholesky")
     m.add_argument("--matched-view", dest="matched_view", choices=("clean", "augmented"),
                    help="input of the noised branch, whose law is matched: clean (default; the law of the "

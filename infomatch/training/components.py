@@ -56,6 +56,7 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
         queue=cfg.queue,
         gaussianize=cfg.uses_gaussianize,
         radialize=cfg.uses_radialize,
+        final_whiten=cfg.uses_final_whiten,
     )
     return views, encoder, nine
 
@@ -100,14 +101,15 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
     them by the mean and (co)variance of all the clean encoder outputs of ``x`` at once (an average
     of per-batch statistics would miss the spread of the batch means whenever the order of ``x``
     has structure; MNIST's test set, for one, has two writer populations in its two halves) and, with
-    ``gaussianize`` / ``radialize``, each rank stage's quantiles by those of its input on the clean
-    outputs (the encoder itself stays in evaluation mode, so nothing else changes).
+    ``gaussianize`` / ``radialize`` / ``final_whiten``, each stage's quantiles (or mean and covariance)
+    by those of its input on the clean outputs (the encoder itself stays in evaluation mode, so
+    nothing else changes).
     """
     norm = model.nine.normalize
     momentum = norm.momentum
-    # the moments first, then each stage's quantiles in order
-    marginal, radial, stages = norm.marginal, norm.radial, norm.stages()
-    norm.marginal = norm.radial = None
+    # the moments first, then each stage's statistics in order
+    marginal, radial, final, stages = norm.marginal, norm.radial, norm.final, norm.stages()
+    norm.marginal = norm.radial = norm.final = None
     was_training = model.training
     model.eval()
     try:
@@ -125,11 +127,11 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
             norm.eval()
             s = norm.standardize(h)
             for stage in stages:
-                stage.set_quantiles(s)
+                stage.calibrate(s)
                 s = stage._eval_map(s)
     finally:
         norm.momentum = momentum
-        norm.marginal, norm.radial = marginal, radial
+        norm.marginal, norm.radial, norm.final = marginal, radial, final
         model.train(was_training)
 
 

@@ -61,7 +61,7 @@ class TrainConfig:
     paper's per-coordinate standardization), ``gaussianize`` (end the normalization by mapping
     each coordinate to N(0, 1) through its empirical CDF, :mod:`infomatch.gaussianize`),
     ``radialize`` (then map each row's norm to the chi(d) law, keeping its direction,
-    :mod:`infomatch.radialize`),
+    :mod:`infomatch.radialize`), ``final_whiten`` (then whiten the stages' output again),
     ``matched_view`` (``clean``: the noised branch
     sees the clean input, so the law that is matched is the law of the embeddings a user
     gets; ``augmented``: both branches see augmented views, the paper's protocol),
@@ -94,6 +94,7 @@ class TrainConfig:
     whiten_method: str = "cholesky"
     gaussianize: bool | None = None
     radialize: bool | None = None
+    final_whiten: bool | None = None
     matched_view: str = "clean"
     symmetric: bool = False
     queue: int = 0
@@ -161,6 +162,8 @@ class TrainConfig:
             raise ValueError(f"gaussianize must be true, false or null (auto); got {self.gaussianize!r}")
         if self.radialize is not None and not isinstance(self.radialize, bool):
             raise ValueError(f"radialize must be true, false or null (auto); got {self.radialize!r}")
+        if self.final_whiten is not None and not isinstance(self.final_whiten, bool):
+            raise ValueError(f"final_whiten must be true, false or null (auto); got {self.final_whiten!r}")
         if not isinstance(self.symmetric, bool):
             raise ValueError(f"symmetric must be true or false; got {self.symmetric!r}")
         check_nonnegative_int("queue", self.queue)
@@ -245,9 +248,15 @@ class TrainConfig:
         BENCHMARKS.md, "Radial Gaussianization")."""
         return self.base == "gaussian" if self.radialize is None else self.radialize
 
+    @property
+    def uses_final_whiten(self) -> bool:
+        """Whether the normalization ends by whitening the stages' output again: as given, else off."""
+        return False if self.final_whiten is None else self.final_whiten
+
     def resolved(self) -> TrainConfig:
         """The same config with the noise and stage defaults made explicit (what a run stores)."""
-        stages = {"gaussianize": self.uses_gaussianize, "radialize": self.uses_radialize}
+        stages = {"gaussianize": self.uses_gaussianize, "radialize": self.uses_radialize,
+                  "final_whiten": self.uses_final_whiten}
         if self.base == "gaussian":
             return self.replace(sigma=self.noise_scale, **stages)
         return self.replace(eps=self.noise_scale, **stages)
@@ -282,11 +291,12 @@ class TrainConfig:
 
     @classmethod
     def from_stored(cls, values: dict[str, Any]) -> TrainConfig:
-        """The config a run stored (resolved). Runs written before the ``gaussianize`` or
-        ``radialize`` option existed trained without it, so a missing key means false, not auto."""
+        """The config a run stored (resolved). Runs written before the ``gaussianize``,
+        ``radialize`` or ``final_whiten`` option existed trained without it, so a missing key
+        means false, not auto."""
         if not isinstance(values, dict):
             raise ValueError(f"a config must be a mapping of option names to values; got {type(values).__name__}")
-        return cls.from_dict({"gaussianize": False, "radialize": False, **values})
+        return cls.from_dict({"gaussianize": False, "radialize": False, "final_whiten": False, **values})
 
     @classmethod
     def from_stored_yaml(cls, path: str | Path) -> TrainConfig:
