@@ -53,6 +53,7 @@ ROWS: dict[str, list[str]] = {
     "laplace prior, default (+ gaussianize)": ["--prior", "laplace"],
     "default + radialize": ["--no-gaussianize", "--radialize"],
     "default (+ gaussianize + radialize)": [],
+    "default + final whitening": ["--final-whiten"],
 }
 FAMILIES = ("marginals", "moments", "slices", "joint")
 
