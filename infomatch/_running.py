@@ -41,6 +41,11 @@ MODES = ("gaussian", "uniform")
 SQUASHES = ("ndtr", "sigmoid")
 
 
+def _widened(h: Tensor) -> Tensor:
+    """``h`` in the working precision of the statistics: float32 for half-precision input."""
+    return h.float() if h.dtype in (torch.float16, torch.bfloat16) else h
+
+
 def apply_eval_maps(stages: Iterable[nn.Module], s: Tensor) -> Tensor:
     """``s`` through the evaluation maps (running statistics) of the ``stages``, in order."""
     for stage in stages:
@@ -121,21 +126,53 @@ class RunningNormalization(nn.Module):
             self.running_mean.lerp_(mean.to(self.running_mean.dtype), w)
             running.lerp_((second * (count / (count - 1))).to(running.dtype), w)
 
+    def _running_normalize(self, work: Tensor) -> Tensor:
+        """``work`` normalized with the running mean and second moment (the evaluation map)."""
+        return self._normalize(work, self.running_mean.to(work.dtype), getattr(self, self.second_moment).to(work.dtype))
+
     def _normalized(self, h: Tensor, update: bool = True) -> Tensor:
         """The normalized value in the working precision (float32 for half-precision input)."""
         check_matrix("h", h, dim=self.dim)
-        work = h.float() if h.dtype in (torch.float16, torch.bfloat16) else h
-        if self.training:
+        work = _widened(h)
+        if not self.training:
+            out = self._running_normalize(work)
+        else:
             mean, second, count = self._batch_stats(work)
             if count < 2:
                 raise ValueError(f"batch size must be at least 2 in training mode (batch statistics); got {count}")
             if update:
                 self._update_running(mean.detach(), second.detach(), count)
-        else:
-            mean = self.running_mean.to(work.dtype)
-            second = getattr(self, self.second_moment).to(work.dtype)
-        out = self._normalize(work, mean, second)
+            out = self._normalize(work, mean, second)
         return self._rank_stages(out, update) if self.stages() else out
+
+    @torch.no_grad()
+    def calibrate(self, h: Tensor) -> None:
+        """Set the running statistics from all of ``h (N, d)`` at once: the mean and the *unbiased*
+        second moment (over the global batch for the distributed twins), then each stage's from its
+        input, ``h`` normalized and passed through the stages before it (the recalibration on clean
+        training outputs; also what a stage does when it is a :class:`~infomatch.whiten.Whiten`).
+
+        Example:
+            >>> import torch
+            >>> from infomatch.whiten import Whiten
+            >>> w = Whiten(2)
+            >>> w.calibrate(torch.tensor([[1.0, 0.0], [3.0, 2.0], [2.0, 1.0]]))
+            >>> w.running_mean.tolist(), w.running_cov.tolist()
+            ([2.0, 1.0], [[1.0, 1.0], [1.0, 1.0]])
+        """
+        check_matrix("h", h, dim=self.dim)
+        work = _widened(h)
+        mean, second, count = self._batch_stats(work)
+        if count < 2:
+            raise ValueError(f"calibration needs at least 2 rows; got {count}")
+        self.running_mean.copy_(mean.to(self.running_mean.dtype))
+        running = getattr(self, self.second_moment)
+        running.copy_((second * (count / (count - 1))).to(running.dtype))
+        self.num_batches_tracked.fill_(1)
+        s = self._running_normalize(work).to(h.dtype)
+        for stage in self.stages():
+            stage.calibrate(s)
+            s = stage._eval_map(s)
 
     def _rank_stages(self, s: Tensor, update: bool) -> Tensor:
         """The stages on the normalized batch (the distributed twins run them on the global batch)."""

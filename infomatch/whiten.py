@@ -37,8 +37,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from infomatch._checks import check_choice, check_matrix
-from infomatch._running import RunningNormalization
+from infomatch._checks import check_choice
+from infomatch._running import RunningNormalization, _widened
 
 __all__ = ["WHITEN_METHODS", "Whiten", "whitening_matrix"]
 
@@ -106,30 +106,11 @@ class Whiten(RunningNormalization):
     def _normalize(self, work: Tensor, mean: Tensor, cov: Tensor) -> Tensor:
         return (work - mean) @ whitening_matrix(cov, self.method, self.eps).T
 
-    # as the last stage of another normalization (``final_whiten``), it is used like the rank stages
+    # as the last stage of another normalization (``final_whiten``) it is used like the rank stages;
+    # its ``calibrate`` is the base class's
     def _eval_map(self, s: Tensor) -> Tensor:
         """``s`` whitened with the running mean and covariance (the evaluation map)."""
-        work = s.float() if s.dtype in (torch.float16, torch.bfloat16) else s
-        return self._normalize(work, self.running_mean.to(work.dtype), self.running_cov.to(work.dtype)).to(s.dtype)
-
-    @torch.no_grad()
-    def calibrate(self, s: Tensor) -> None:
-        """Set the running mean and covariance to those of all of ``s`` at once (unbiased; the recalibration).
-
-        Example:
-            >>> import torch
-            >>> w = Whiten(2)
-            >>> w.calibrate(torch.tensor([[1.0, 0.0], [3.0, 2.0], [2.0, 1.0]]))
-            >>> w.running_mean.tolist(), w.running_cov.tolist()
-            ([2.0, 1.0], [[1.0, 1.0], [1.0, 1.0]])
-        """
-        check_matrix("s", s, dim=self.dim)
-        if s.shape[0] < 2:
-            raise ValueError(f"calibration needs at least 2 rows; got {s.shape[0]}")
-        work = s.double()
-        self.running_mean.copy_(work.mean(dim=0).to(self.running_mean.dtype))
-        self.running_cov.copy_(torch.cov(work.T).reshape(self.dim, self.dim).to(self.running_cov.dtype))
-        self.num_batches_tracked.fill_(1)
+        return self._running_normalize(_widened(s)).to(s.dtype)
 
     def extra_repr(self) -> str:
         sq = f", squash={self.squash!r}" if self.mode == "uniform" else ""

@@ -4,8 +4,6 @@ outputs by the recalibration, carried into the export and recorded in the config
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 import torch
@@ -19,7 +17,6 @@ from infomatch.training.components import (
     recalibrate_normalization,
 )
 from infomatch.training.config import TrainConfig
-from infomatch.training.engine import export_encoder
 from infomatch.whiten import Whiten
 
 
@@ -93,6 +90,31 @@ def test_calibrate_sets_the_unbiased_mean_and_covariance() -> None:
         w.calibrate(s[:1])
 
 
+def test_calibrate_equals_a_cumulative_pass_and_walks_the_stages() -> None:
+    """One ``calibrate`` call sets what a reset plus one training-mode batch with ``momentum=None``
+    would (per-coordinate unbiased variance), then each stage from its input."""
+    h = _correlated(900, 6)
+    norm = Normalize(4, gaussianize=True, radialize=True, final_whiten=True).double()
+    for k in range(2):  # training batches first, so nothing is at its initial value
+        norm(_correlated(256, 30 + k))
+    norm.calibrate(h)
+    np.testing.assert_allclose(norm.running_mean.numpy(), h.numpy().mean(0), atol=1e-12)
+    np.testing.assert_allclose(norm.running_var.numpy(), h.numpy().var(0, ddof=1), atol=1e-12)
+    assert int(norm.num_batches_tracked) == 1
+    plain = Normalize(4, momentum=None).double()
+    plain(h)
+    torch.testing.assert_close(norm.running_var, plain.running_var, rtol=0, atol=0)
+    s = (h - h.mean(0)) / torch.sqrt(h.var(0) + norm.eps)
+    marginal, radial, final = norm.stages()
+    torch.testing.assert_close(marginal.running_quantiles, torch.quantile(s, marginal.levels, dim=0))
+    s = radial._eval_map(marginal._eval_map(s))
+    np.testing.assert_allclose(final.running_cov.numpy(), np.cov(s.numpy(), rowvar=False), atol=1e-10)
+    # so the calibrated sample itself comes out white, up to eps: I - eps L^{-1} L^{-T}
+    inv_chol = np.linalg.inv(np.linalg.cholesky(final.running_cov.numpy() + final.eps * np.eye(4)))
+    want = np.eye(4) - final.eps * inv_chol @ inv_chol.T
+    np.testing.assert_allclose(np.cov(norm.eval()(h).numpy(), rowvar=False), want, atol=1e-10)
+
+
 def test_gradcheck_float64() -> None:
     norm = Normalize(3, final_whiten=True).double()
     h = _correlated(12, 4)[:, :3].clone().requires_grad_(True)
@@ -122,15 +144,6 @@ def test_recalibration_makes_the_training_embeddings_white(prior: str) -> None:
     np.testing.assert_allclose(np.cov(z, rowvar=False), np.eye(3), atol=1e-3)
 
 
-def test_exported_encoder_applies_the_final_whitening(tmp_path) -> None:
-    model = _small_model(9)
-    x = torch.rand(400, 1, 8, 8)
-    recalibrate_normalization(model, x)
-    assert export_encoder(model, x[:4], tmp_path / "enc.pt2")
-    got = torch.export.load(str(tmp_path / "enc.pt2")).module()(x[:50])
-    torch.testing.assert_close(got, embed_array(model, x[:50]), rtol=1e-5, atol=1e-5)
-
-
 def test_nine_records_the_option_and_keeps_the_bound() -> None:
     nine = NINE(4, sigma=1.0, gaussianize=True, radialize=True, final_whiten=True)
     assert nine.config()["final_whiten"] is True and NINE(4, sigma=1.0).config()["final_whiten"] is False
@@ -139,20 +152,3 @@ def test_nine_records_the_option_and_keeps_the_bound() -> None:
     assert out.mi.item() <= out.ceiling + 1e-6
     with pytest.raises(ValueError, match="final_whiten must be True or False; got 'yes'"):
         Normalize(4, final_whiten="yes")  # type: ignore[arg-type]
-
-
-def test_config_and_cli() -> None:
-    from infomatch.commands.train import add_parser, config_from_args
-
-    assert TrainConfig().final_whiten is None
-    with pytest.raises(ValueError, match="final_whiten must be true, false or null \\(auto\\); got 'yes'"):
-        TrainConfig(final_whiten="yes")  # type: ignore[arg-type]
-    assert TrainConfig(final_whiten=True).resolved().final_whiten is True
-    old = TrainConfig().resolved().to_dict()
-    del old["final_whiten"]  # a run stored before the option trained without it
-    assert TrainConfig.from_stored(old).uses_final_whiten is False
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="command"))
-    for flags, want in (([], None), (["--final-whiten"], True), (["--no-final-whiten"], False)):
-        cfg, _, _ = config_from_args(parser.parse_args(["train", *flags]))
-        assert cfg.final_whiten is want

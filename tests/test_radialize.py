@@ -173,11 +173,7 @@ def test_recalibration_sets_the_radius_quantiles_of_the_clean_outputs(gaussianiz
     assert stats.kstest(np.linalg.norm(z, axis=1), "chi", args=(3,)).pvalue > 0.5
 
 
-def test_config_and_cli() -> None:
-    import argparse
-
-    from infomatch.commands.train import add_parser, config_from_args
-
+def test_config_default_is_on_for_gaussian_base_priors_only() -> None:
     # auto: on for Gaussian-base priors, off for uniform-base ones (their uniform marginals)
     assert TrainConfig().radialize is None and TrainConfig().uses_radialize is True
     assert TrainConfig(prior="laplace", prior_params={"base": "gaussian"}).uses_radialize is True
@@ -186,13 +182,3 @@ def test_config_and_cli() -> None:
         assert TrainConfig(prior=prior).resolved().radialize is False
     assert TrainConfig().resolved().radialize is True
     assert TrainConfig(radialize=False).uses_radialize is False
-    with pytest.raises(ValueError, match="radialize must be true, false or null \\(auto\\); got 'yes'"):
-        TrainConfig(radialize="yes")  # type: ignore[arg-type]
-    old = TrainConfig().resolved().to_dict()
-    del old["radialize"]  # a run stored before the option trained without it
-    assert TrainConfig.from_stored(old).uses_radialize is False
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="command"))
-    for flags, want in (([], None), (["--radialize"], True), (["--no-radialize"], False)):
-        cfg, _, _ = config_from_args(parser.parse_args(["train", *flags]))
-        assert cfg.radialize is want

@@ -102,36 +102,18 @@ def recalibrate_normalization(model: Embedder, x: torch.Tensor, batch_size: int 
     of per-batch statistics would miss the spread of the batch means whenever the order of ``x``
     has structure; MNIST's test set, for one, has two writer populations in its two halves) and, with
     ``gaussianize`` / ``radialize`` / ``final_whiten``, each stage's quantiles (or mean and covariance)
-    by those of its input on the clean outputs (the encoder itself stays in evaluation mode, so
-    nothing else changes).
+    by those of its input on the clean outputs (the normalization's ``calibrate``; the encoder itself
+    stays in evaluation mode, so nothing else changes).
     """
-    norm = model.nine.normalize
-    momentum = norm.momentum
-    # the moments first, then each stage's statistics in order
-    marginal, radial, final, stages = norm.marginal, norm.radial, norm.final, norm.stages()
-    norm.marginal = norm.radial = norm.final = None
     was_training = model.training
     model.eval()
     try:
-        norm.reset_running_stats()
-        norm.momentum = None
-        norm.train()
         device = next(model.parameters()).device
-        # clean encoder outputs, computed once: the moments pass and the quantiles pass share them
         outputs = [model.encoder(model.views.eval_transform(x[i:i + batch_size].to(device)))
                    for i in range(0, len(x), batch_size)]
-        h = torch.cat(outputs) if outputs else None
-        if h is not None and len(h) >= 2:
-            norm(h)  # one batch: the whole set's mean and unbiased (co)variance
-        if stages and h is not None:
-            norm.eval()
-            s = norm.standardize(h)
-            for stage in stages:
-                stage.calibrate(s)
-                s = stage._eval_map(s)
+        if outputs:
+            model.nine.normalize.calibrate(torch.cat(outputs))
     finally:
-        norm.momentum = momentum
-        norm.marginal, norm.radial, norm.final = marginal, radial, final
         model.train(was_training)
 
 
