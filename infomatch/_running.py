@@ -34,16 +34,12 @@ from infomatch._checks import (
     check_positive,
     check_positive_int,
 )
+from infomatch._precision import widened
 from infomatch.gaussianize import Gaussianize
 from infomatch.radialize import Radialize
 
 MODES = ("gaussian", "uniform")
 SQUASHES = ("ndtr", "sigmoid")
-
-
-def _widened(h: Tensor) -> Tensor:
-    """``h`` in the working precision of the statistics: float32 for half-precision input."""
-    return h.float() if h.dtype in (torch.float16, torch.bfloat16) else h
 
 
 def apply_eval_maps(stages: Iterable[nn.Module], s: Tensor) -> Tensor:
@@ -122,9 +118,14 @@ class RunningNormalization(nn.Module):
         with torch.no_grad():
             self.num_batches_tracked.add_(1)
             w = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
-            running = getattr(self, self.second_moment)
-            self.running_mean.lerp_(mean.to(self.running_mean.dtype), w)
-            running.lerp_((second * (count / (count - 1))).to(running.dtype), w)
+            self._move_running(mean, second, count, w)
+
+    def _move_running(self, mean: Tensor, second: Tensor, count: int, weight: float) -> None:
+        """Move the running statistics a fraction ``weight`` towards a batch's mean and *unbiased*
+        second moment (``second`` is the biased one of ``count`` rows); ``weight = 1`` sets them."""
+        running = getattr(self, self.second_moment)
+        self.running_mean.lerp_(mean.to(self.running_mean.dtype), weight)
+        running.lerp_((second * (count / (count - 1))).to(running.dtype), weight)
 
     def _running_normalize(self, work: Tensor) -> Tensor:
         """``work`` normalized with the running mean and second moment (the evaluation map)."""
@@ -133,7 +134,7 @@ class RunningNormalization(nn.Module):
     def _normalized(self, h: Tensor, update: bool = True) -> Tensor:
         """The normalized value in the working precision (float32 for half-precision input)."""
         check_matrix("h", h, dim=self.dim)
-        work = _widened(h)
+        work = widened(h)
         if not self.training:
             out = self._running_normalize(work)
         else:
@@ -161,18 +162,17 @@ class RunningNormalization(nn.Module):
             ([2.0, 1.0], [[1.0, 1.0], [1.0, 1.0]])
         """
         check_matrix("h", h, dim=self.dim)
-        work = _widened(h)
+        work = widened(h)
         mean, second, count = self._batch_stats(work)
         if count < 2:
             raise ValueError(f"calibration needs at least 2 rows; got {count}")
-        self.running_mean.copy_(mean.to(self.running_mean.dtype))
-        running = getattr(self, self.second_moment)
-        running.copy_((second * (count / (count - 1))).to(running.dtype))
+        self._move_running(mean, second, count, 1.0)
         self.num_batches_tracked.fill_(1)
-        s = self._running_normalize(work).to(h.dtype)
-        for stage in self.stages():
-            stage.calibrate(s)
-            s = stage._eval_map(s)
+        if self.stages():
+            s = self._running_normalize(work).to(h.dtype)
+            for stage in self.stages():
+                stage.calibrate(s)
+                s = stage._eval_map(s)
 
     def _rank_stages(self, s: Tensor, update: bool) -> Tensor:
         """The stages on the normalized batch (the distributed twins run them on the global batch)."""

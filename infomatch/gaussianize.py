@@ -40,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from infomatch._checks import check_matrix, check_momentum, check_positive, check_positive_int
+from infomatch._precision import widened
 
 __all__ = ["Gaussianize", "logistic_scale", "normal_scores", "reference_ranks", "silverman_bandwidth", "smooth_scores"]
 
@@ -225,7 +226,7 @@ class Gaussianize(nn.Module):
 
     def forward(self, s: Tensor, update: bool = True) -> Tensor:
         check_matrix("s", s, dim=self.dim)
-        work = s.float() if s.dtype in (torch.float16, torch.bfloat16) else s
+        work = widened(s)
         if self.training:
             if work.shape[0] < 2:
                 raise ValueError(f"batch size must be at least 2 in training mode (batch statistics); got {work.shape[0]}")

@@ -36,6 +36,7 @@ from scipy import stats
 from torch import Tensor, nn
 
 from infomatch._checks import check_matrix, check_positive_int
+from infomatch._precision import widened
 from infomatch.gaussianize import Gaussianize
 
 __all__ = ["Radialize", "chi_table", "normal_to_chi"]
@@ -135,7 +136,7 @@ class Radialize(nn.Module):
 
     def forward(self, s: Tensor, update: bool = True) -> Tensor:
         check_matrix("s", s, dim=self.dim)
-        work = s.float() if s.dtype in (torch.float16, torch.bfloat16) else s
+        work = widened(s)
         if not self.training:
             return self._eval_map(work).to(s.dtype)
         r = self._norms(work)

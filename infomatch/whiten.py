@@ -38,7 +38,8 @@ import torch
 from torch import Tensor
 
 from infomatch._checks import check_choice
-from infomatch._running import RunningNormalization, _widened
+from infomatch._precision import widened
+from infomatch._running import RunningNormalization
 
 __all__ = ["WHITEN_METHODS", "Whiten", "whitening_matrix"]
 
@@ -110,7 +111,7 @@ class Whiten(RunningNormalization):
     # its ``calibrate`` is the base class's
     def _eval_map(self, s: Tensor) -> Tensor:
         """``s`` whitened with the running mean and covariance (the evaluation map)."""
-        return self._running_normalize(_widened(s)).to(s.dtype)
+        return self._running_normalize(widened(s)).to(s.dtype)
 
     def extra_repr(self) -> str:
         sq = f", squash={self.squash!r}" if self.mode == "uniform" else ""
