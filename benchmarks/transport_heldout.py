@@ -8,8 +8,8 @@ scrambled-Sobol N(0, I) reference of the same size, applies it to the held-out e
 the battery. On the training rows the map is a permutation onto the reference, so they pass by
 construction; what the held-out rows show is how much of the joint law a fitted map can carry
 to new inputs. ``--rotations K`` adds a smoother map of the same kind: iterative Gaussianization
-(K random rotations, each followed by every coordinate through its training quantiles to N(0, 1),
-as the marginal stage does), which on the training rows approaches N(0, I) as K grows. Each map's
+(K random rotations, each followed by the marginal stage, ``Gaussianize``, calibrated on the
+rotated training rows: every coordinate through its training quantiles to N(0, 1)), which on the training rows approaches N(0, I) as K grows. Each map's
 row also gives the held-out linear probe (logistic regression fitted on the mapped training rows),
 since a map that moves the law also moves the classes. A post-hoc diagnostic, not a method: the
 OT maps need the optional package ``pot`` (``pip install pot``).
@@ -24,9 +24,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy import stats
 from scipy.stats import qmc
 
+from infomatch.gaussianize import Gaussianize
 from infomatch.metrics.battery import dm_battery
 
 
@@ -36,37 +38,31 @@ def gaussian_reference(n: int, d: int, seed: int = 0) -> np.ndarray:
     return stats.norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
 
 
-def transported(train: np.ndarray, heldout: np.ndarray, reg: float | None, seed: int = 0) -> np.ndarray:
-    """Held-out rows through the OT map fitted from ``train`` to a Gaussian reference
+def transported(train: np.ndarray, rows: tuple[np.ndarray, ...], reg: float | None,
+                seed: int = 0) -> tuple[np.ndarray, ...]:
+    """``rows`` through the OT map fitted once from ``train`` to a Gaussian reference
     (``reg=None``: exact; else entropic with that regularization)."""
     import ot  # optional: pip install pot
 
     target = gaussian_reference(len(train), train.shape[1], seed)
     mapping = ot.da.EMDTransport() if reg is None else ot.da.SinkhornTransport(reg_e=reg, max_iter=5000)
     mapping.fit(Xs=train, Xt=target)
-    return np.asarray(mapping.transform(Xs=heldout))
+    return tuple(np.asarray(mapping.transform(Xs=r)) for r in rows)
 
 
 def iterative_gaussianization(train: np.ndarray, heldout: np.ndarray, rotations: int, n_quantiles: int = 32,
-                               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Training and held-out rows through ``rotations`` rounds of a random rotation followed by
-    each coordinate's training quantiles (``n_quantiles`` levels, linear between them, the end
-    slopes beyond) mapped to the normal quantiles of the same levels."""
+    the marginal stage (:class:`~infomatch.gaussianize.Gaussianize`, ``n_quantiles`` levels)
+    calibrated on the rotated training rows and applied in evaluation mode."""
     rng = np.random.default_rng(seed)
-    levels = (np.arange(n_quantiles) + 0.5) / n_quantiles
-    normal = stats.norm.ppf(levels)
-    a, b = train.copy(), heldout.copy()
+    a, b = torch.from_numpy(train), torch.from_numpy(heldout)
     for _ in range(rotations):
-        rot = stats.ortho_group.rvs(a.shape[1], random_state=rng)
-        a, b = a @ rot, b @ rot
-        for j in range(a.shape[1]):
-            q = np.quantile(a[:, j], levels)
-            lo, hi = (normal[1] - normal[0]) / (q[1] - q[0]), (normal[-1] - normal[-2]) / (q[-1] - q[-2])
-            for col in (a, b):
-                x = col[:, j]
-                col[:, j] = np.where(x < q[0], normal[0] + (x - q[0]) * lo,
-                                     np.where(x > q[-1], normal[-1] + (x - q[-1]) * hi, np.interp(x, q, normal)))
-    return a, b
+        rot = torch.from_numpy(stats.ortho_group.rvs(a.shape[1], random_state=rng))
+        stage = Gaussianize(a.shape[1], n_quantiles=n_quantiles).double().eval()
+        stage.calibrate(a @ rot)
+        a, b = stage(a @ rot), stage(b @ rot)
+    return a.numpy(), b.numpy()
 
 
 def probe(train: np.ndarray, y_train: np.ndarray, heldout: np.ndarray, y_held: np.ndarray) -> float:
@@ -95,8 +91,7 @@ def main() -> None:
         y_train, y_held = np.load(emb / "train_labels.npy"), np.load(emb / "heldout_labels.npy")
         maps: list[tuple[str, float | None]] = [("none", None)] + ([] if args.no_exact else [("exact OT", None)])
         maps += [(f"entropic OT, reg {r:g}", r) for r in args.reg]
-        rows = [(name, (train, heldout) if name == "none" else
-                 (transported(train, train, reg, args.seed), transported(train, heldout, reg, args.seed)))
+        rows = [(name, (train, heldout) if name == "none" else transported(train, (train, heldout), reg, args.seed))
                 for name, reg in maps]
         rows += [(f"iterative Gaussianization, {k} rotations",
                   iterative_gaussianization(train, heldout, k, seed=args.seed)) for k in args.rotations]
