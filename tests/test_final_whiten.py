@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _stages import before_stages
 
 from infomatch.model import NINE
 from infomatch.normalize import Normalize
@@ -60,20 +61,11 @@ def test_evaluation_uses_the_running_statistics() -> None:
     assert final is not None and int(final.num_batches_tracked) == 3
     norm.eval()
     h = _correlated(300, 20)
-    before = norm.stages()[0]._eval_map(_standardized(norm, h))
+    before = norm.stages()[0]._eval_map(before_stages(norm, h))
     want = _numpy_cholesky_whiten(before.numpy(), final.running_mean.numpy(), final.running_cov.numpy(), final.eps)
     np.testing.assert_allclose(norm(h).numpy(), want, atol=1e-10)
     # a batch of one row is fine in evaluation
     assert norm(h[:1]).shape == (1, 4)
-
-
-def _standardized(norm: Normalize, h: torch.Tensor) -> torch.Tensor:
-    stages = norm.marginal, norm.radial, norm.final
-    norm.marginal = norm.radial = norm.final = None
-    try:
-        return norm(h)
-    finally:
-        norm.marginal, norm.radial, norm.final = stages
 
 
 def test_calibrate_sets_the_unbiased_mean_and_covariance() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _stages import before_stages
 from scipy import stats
 
 from infomatch.gaussianize import Gaussianize, reference_ranks, silverman_bandwidth, smooth_scores
@@ -202,9 +203,7 @@ def test_recalibration_sets_the_quantiles_of_the_clean_outputs(prior: str) -> No
     model.eval()
     with torch.no_grad():
         plain = norm.marginal
-        norm.marginal = None
-        s = norm.standardize(model.encoder(model.views.eval_transform(x)))
-        norm.marginal = plain
+        s = before_stages(norm, model.encoder(model.views.eval_transform(x)))
     torch.testing.assert_close(plain.running_quantiles, torch.quantile(s.double(), plain.levels, dim=0).float())
     z = embed_array(model, x).numpy()
     g = stats.norm.ppf(z) if prior == "uniform" else z

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _stages import before_stages
 from scipy import stats
 
 from infomatch.gaussianize import normal_scores, silverman_bandwidth, smooth_scores
@@ -127,16 +128,7 @@ def test_last_stage_of_whitening_after_the_marginal_stage() -> None:
     torch.testing.assert_close(both(h), radial(marginal_only(h)))
     assert [type(m).__name__ for m in both.stages()] == ["Gaussianize", "Radialize"]
     both.eval()
-    torch.testing.assert_close(both(h), both.stages_eval(_whitened(both, h)))
-
-
-def _whitened(norm: Whiten, h: torch.Tensor) -> torch.Tensor:
-    stages = norm.marginal, norm.radial
-    norm.marginal = norm.radial = None
-    try:
-        return norm(h)
-    finally:
-        norm.marginal, norm.radial = stages
+    torch.testing.assert_close(both(h), both.stages_eval(before_stages(both, h)))
 
 
 def test_nine_records_the_option_and_keeps_the_bound() -> None:
@@ -163,7 +155,7 @@ def test_recalibration_sets_the_radius_quantiles_of_the_clean_outputs(gaussianiz
     assert norm.radial is not None and (norm.marginal is not None) is gaussianize
     model.eval()
     with torch.no_grad():
-        s = _whitened(norm, model.encoder(model.views.eval_transform(x)))
+        s = before_stages(norm, model.encoder(model.views.eval_transform(x)))
         if norm.marginal is not None:
             s = norm.marginal._eval_map(s)
     radius = norm.radial.radius
