@@ -27,6 +27,7 @@ import numpy as np
 OLD = ["--normalization", "standardize", "--matched-view", "augmented", "--lr-schedule", "constant"]
 # the Gaussian rows measured before the rank stages existed run without them, as they were measured
 NO_STAGES = ["--no-gaussianize", "--no-radialize"]
+MATCHING_END = ["--view-strength", "0.3", "--batch-size", "1438", "--capacity-fraction", "0.7"]
 ROWS: dict[str, list[str]] = {
     "before (standardize, augmented, constant lr)": [*OLD, *NO_STAGES],
     "+ whiten": ["--matched-view", "augmented", "--lr-schedule", "constant", *NO_STAGES],
@@ -54,6 +55,13 @@ ROWS: dict[str, list[str]] = {
     "default + radialize": ["--no-gaussianize", "--radialize"],
     "default (+ gaussianize + radialize)": [],
     "default + final whitening": ["--final-whiten"],
+    # the matching end of the dial: weak views, the whole training set as one batch, a higher capacity
+    "matching end (view strength 0.3, batch 1438, capacity 0.7 log B)": MATCHING_END,
+    "matching end, batch 256": ["--view-strength", "0.3", "--capacity-fraction", "0.7"],
+    "uniform prior, matching end": ["--prior", "uniform", *MATCHING_END],
+    "laplace prior, matching end": ["--prior", "laplace", *MATCHING_END],
+    "plain (sigma 0), matching-end views": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES,
+                                            "--view-strength", "0.3", "--batch-size", "1438"],
 }
 FAMILIES = ("marginals", "moments", "slices", "joint")
 
@@ -92,7 +100,8 @@ def summarize(entry: dict) -> dict:
 
 
 def posthoc(entry: dict, prior: str) -> dict:
-    """PCA whitening of a plain run fitted on train embeddings, applied to held-out."""
+    """PCA whitening of a plain run fitted on train embeddings, applied to held-out; the row is
+    named after the plain row it whitens."""
     from scipy import special, stats
     from sklearn.decomposition import PCA
 
@@ -109,7 +118,8 @@ def posthoc(entry: dict, prior: str) -> dict:
     elif prior == "laplace":
         gtr, ghe = stats.laplace.ppf(special.ndtr(gtr)), stats.laplace.ppf(special.ndtr(ghe))
     v = heldout_verdict(ghe, prior)
-    return {"row": f"post-hoc PCA whitening of plain, {prior}", "seed": entry["seed"],
+    source = "plain" if entry["row"] == "plain (sigma 0)" else entry["row"]
+    return {"row": f"post-hoc PCA whitening of {source}, {prior}", "seed": entry["seed"],
             "probe": float(linear_probe(gtr, ytr, ghe, yhe)), "knn": float(knn_accuracy(gtr, ytr, ghe, yhe, k=5)),
             "mi_frac": None, "families": v["families"], "ratios": v["ratios"], "wall": entry["wall"]}
 
@@ -156,7 +166,7 @@ def main() -> None:
         entries = list(pool.map(lambda t: run_one(*t, args), tasks))
     results = [summarize(e) for e in entries]
     for e in results:
-        if e["row"] == "plain (sigma 0)":
+        if e["row"].startswith("plain (sigma 0)"):
             results += [posthoc(e, p) for p in ("gaussian", "uniform", "laplace")]
     from infomatch.training.hardware import cpu_info
 

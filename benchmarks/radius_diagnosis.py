@@ -11,6 +11,11 @@ explain (between-class / total). Under N(0, I_d) no labelling into k classes can
 larger than the k-means optimum on a large N(0, I_d) sample (about 0.33 for d = 8, k = 10),
 printed beside it: a larger share proves class clusters that no Gaussian holds.
 
+And the intrinsic dimension of the embeddings (the TwoNN maximum-likelihood estimate of Facco et
+al. 2017, from each point's first two neighbour distances), beside its mean on N(0, I_d) samples
+of the same size: an estimate well below it says the embeddings fill fewer directions than d,
+which no rotation or per-coordinate map repairs.
+
 Example:
     python benchmarks/radius_diagnosis.py runs/ablation/default-*-s0 runs/other-run
 """
@@ -41,6 +46,23 @@ def class_share(z: np.ndarray, labels: np.ndarray) -> float:
     return float(between / np.sum(centred.var(0)))
 
 
+def twonn_dimension(z: np.ndarray) -> float:
+    """TwoNN intrinsic dimension: ``n / sum(log(r2 / r1))`` over each point's nearest and second
+    nearest neighbour distances (Facco et al. 2017, maximum-likelihood form)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    dist, _ = NearestNeighbors(n_neighbors=3).fit(z).kneighbors(z)
+    mu = dist[:, 2] / dist[:, 1]
+    return float(len(z) / np.log(mu).sum())
+
+
+def gaussian_twonn(n: int, d: int, draws: int = 20, seed: int = 0) -> float:
+    """Mean TwoNN dimension of ``draws`` samples of N(0, I_d) of size ``n`` (the estimator's own
+    downward bias at this n and d)."""
+    rng = np.random.default_rng(seed)
+    return float(np.mean([twonn_dimension(rng.standard_normal((n, d))) for _ in range(draws)]))
+
+
 def gaussian_share_max(d: int, k: int, n: int = 20000, seed: int = 0) -> float:
     """The class share of the k-means partition of ``n`` draws of N(0, I_d): the largest share a
     k-class labelling of a Gaussian can have (k-means maximizes the between-cluster variance)."""
@@ -58,8 +80,8 @@ def main() -> None:
     args = ap.parse_args()
     qs = " / ".join(f"{q:g}" for q in QUANTILES)
     print(f"| run | n | d | |z|^2 quantiles {qs} | chi2(d) quantiles | mean excess kurtosis | KS p of |z|^2 vs chi2(d) "
-          "| class share | Gaussian max share |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| class share | Gaussian max share | TwoNN dimension | Gaussian TwoNN |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     limits: dict[tuple[int, int], float] = {}
     for run in args.runs:
         z = np.load(Path(run) / "embeddings" / f"{args.split}.npy")
@@ -74,7 +96,8 @@ def main() -> None:
                 limits[key] = gaussian_share_max(*key)
             share, limit = f"{class_share(z, labels):.2f}", f"{limits[key]:.2f}"
         print(f"| {Path(run).name} | {len(z)} | {z.shape[1]} | {fmt(row['q'])} | {fmt(row['chi2'])} | "
-              f"{row['kurtosis']:.2f} | {row['ks_p']:.1e} | {share} | {limit} |")
+              f"{row['kurtosis']:.2f} | {row['ks_p']:.1e} | {share} | {limit} | "
+              f"{twonn_dimension(z):.1f} | {gaussian_twonn(*z.shape):.1f} |")
 
 
 if __name__ == "__main__":
