@@ -10,7 +10,7 @@ construction; what the held-out rows show is how much of the joint law a fitted 
 to new inputs. ``--rotations K`` adds a smoother map of the same kind: iterative Gaussianization
 (K random rotations, each followed by the marginal stage, ``Gaussianize``, calibrated on the
 rotated training rows: every coordinate through its training quantiles to N(0, 1)), which on the training rows approaches N(0, I) as K grows. Each map's
-row also gives the held-out linear probe (logistic regression fitted on the mapped training rows),
+row also gives the held-out linear probe (the project's probe, fitted on the mapped training rows),
 since a map that moves the law also moves the classes. A post-hoc diagnostic, not a method: the
 OT maps need the optional package ``pot`` (``pip install pot``).
 
@@ -30,6 +30,7 @@ from scipy.stats import qmc
 
 from infomatch.gaussianize import Gaussianize
 from infomatch.metrics.battery import dm_battery
+from infomatch.metrics.downstream import linear_probe
 
 
 def gaussian_reference(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -65,13 +66,6 @@ def iterative_gaussianization(train: np.ndarray, heldout: np.ndarray, rotations:
     return a.numpy(), b.numpy()
 
 
-def probe(train: np.ndarray, y_train: np.ndarray, heldout: np.ndarray, y_held: np.ndarray) -> float:
-    """Held-out accuracy of a logistic regression fitted on the training rows."""
-    from sklearn.linear_model import LogisticRegression
-
-    return float(LogisticRegression(max_iter=2000).fit(train, y_train).score(heldout, y_held))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path, help="run directories (Gaussian prior)")
@@ -103,7 +97,8 @@ def main() -> None:
             ratios = [st[k]["ratio"] for k in ("marginals.ks_max", "moments.cov_max_abs_dev", "joint.hz",
                                               "joint.mardia_skewness")]
             print(f"| {run.name} | {name} | {fam} | " + " | ".join(f"{r:.2f}" for r in ratios)
-                  + f" | {probe(tr, y_train, z, y_held):.3f} |", flush=True)
+                  + f" | {linear_probe(tr, y_train, z, y_held):.3f} |", flush=True)
+
 
 if __name__ == "__main__":
     main()
