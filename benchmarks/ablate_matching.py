@@ -28,6 +28,8 @@ OLD = ["--normalization", "standardize", "--matched-view", "augmented", "--lr-sc
 # the Gaussian rows measured before the rank stages existed run without them, as they were measured
 NO_STAGES = ["--no-gaussianize", "--no-radialize"]
 MATCHING_END = ["--view-strength", "0.3", "--batch-size", "1438", "--capacity-fraction", "0.7"]
+# the uniform / Laplace rows measured while the uniform base was their default pin it
+UNIFORM_BASE = ["--prior-param", "base=uniform"]
 ROWS: dict[str, list[str]] = {
     "before (standardize, augmented, constant lr)": [*OLD, *NO_STAGES],
     "+ whiten": ["--matched-view", "augmented", "--lr-schedule", "constant", *NO_STAGES],
@@ -46,20 +48,25 @@ ROWS: dict[str, list[str]] = {
     "no views + self-weight 0.3": ["--views", "none", "--bound-param", "self_weight=0.3", *NO_STAGES],
     "no views + self-weight 0.1": ["--views", "none", "--bound-param", "self_weight=0.1", *NO_STAGES],
     # uniform-base priors without the marginal stage (their default before it)
-    "uniform prior, no marginal stage": ["--prior", "uniform", "--no-gaussianize"],
-    "laplace prior, no marginal stage": ["--prior", "laplace", "--no-gaussianize"],
+    "uniform prior, no marginal stage": ["--prior", "uniform", *UNIFORM_BASE, "--no-gaussianize"],
+    "laplace prior, no marginal stage": ["--prior", "laplace", *UNIFORM_BASE, "--no-gaussianize"],
     "plain (sigma 0)": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES],
     "default + gaussianize": ["--gaussianize", "--no-radialize"],
-    "uniform prior, default (+ gaussianize)": ["--prior", "uniform"],
-    "laplace prior, default (+ gaussianize)": ["--prior", "laplace"],
+    "uniform prior, default (+ gaussianize)": ["--prior", "uniform", *UNIFORM_BASE],
+    "laplace prior, default (+ gaussianize)": ["--prior", "laplace", *UNIFORM_BASE],
     "default + radialize": ["--no-gaussianize", "--radialize"],
     "default (+ gaussianize + radialize)": [],
     "default + final whitening": ["--final-whiten"],
     # the matching end of the dial: weak views, the whole training set as one batch, a higher capacity
     "matching end (view strength 0.3, batch 1438, capacity 0.7 log B)": MATCHING_END,
     "matching end, batch 256": ["--view-strength", "0.3", "--capacity-fraction", "0.7"],
-    "uniform prior, matching end": ["--prior", "uniform", *MATCHING_END],
-    "laplace prior, matching end": ["--prior", "laplace", *MATCHING_END],
+    "uniform prior, matching end": ["--prior", "uniform", *UNIFORM_BASE, *MATCHING_END],
+    "laplace prior, matching end": ["--prior", "laplace", *UNIFORM_BASE, *MATCHING_END],
+    # the same priors on the Gaussian base (their default since): N(0, I) through F^-1(Phi(.))
+    "uniform prior, Gaussian base": ["--prior", "uniform"],
+    "laplace prior, Gaussian base": ["--prior", "laplace"],
+    "uniform prior, Gaussian base, matching end": ["--prior", "uniform", *MATCHING_END],
+    "laplace prior, Gaussian base, matching end": ["--prior", "laplace", *MATCHING_END],
     "plain (sigma 0), matching-end views": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES,
                                             "--view-strength", "0.3", "--batch-size", "1438"],
 }

@@ -115,7 +115,9 @@ def test_gradcheck_float64() -> None:
 
 def _small_model(seed: int, prior: str = "gaussian") -> Embedder:
     torch.manual_seed(seed)
-    views, enc, nine = build_components(TrainConfig(dim=3, prior=prior, final_whiten=True), (1, 8, 8), "image")
+    params = {"base": "uniform"} if prior == "uniform" else {}  # the uniform base: outputs in (0, 1)
+    views, enc, nine = build_components(TrainConfig(dim=3, prior=prior, prior_params=params, final_whiten=True),
+                                        (1, 8, 8), "image")
     return Embedder(views, enc, nine)
 
 

@@ -186,7 +186,8 @@ def test_nine_records_the_option_and_keeps_the_bound() -> None:
 def _small_model(prior: str, seed: int) -> Embedder:
     """An untrained 8x8-image model with the marginal stage only, d = 3."""
     torch.manual_seed(seed)
-    cfg = TrainConfig(dim=3, gaussianize=True, radialize=False, prior=prior)
+    params = {"base": "uniform"} if prior == "uniform" else {}  # the uniform base: outputs in (0, 1)
+    cfg = TrainConfig(dim=3, gaussianize=True, radialize=False, prior=prior, prior_params=params)
     views, enc, nine = build_components(cfg, (1, 8, 8), "image")
     return Embedder(views, enc, nine)
 

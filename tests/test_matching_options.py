@@ -83,7 +83,9 @@ def test_config_uses_the_advisor_unless_noise_is_given() -> None:
     assert cfg.noise_scale == pytest.approx(advise_noise("gaussian", 16, 512, 0.4))
     assert cfg.resolved().sigma == pytest.approx(cfg.noise_scale)
     assert TrainConfig(sigma=2.0).noise_scale == 2.0
-    assert TrainConfig(prior="uniform", queue=256).noise_scale == pytest.approx(advise_noise("uniform", 8, 512, 0.72))
+    assert TrainConfig(prior="uniform", queue=256).noise_scale == pytest.approx(advise_noise("gaussian", 8, 512, 0.5))
+    uniform_base = TrainConfig(prior="uniform", prior_params={"base": "uniform"}, queue=256)
+    assert uniform_base.noise_scale == pytest.approx(advise_noise("uniform", 8, 512, 0.72))
     with pytest.raises(ValueError, match="capacity_fraction"):
         TrainConfig(capacity_fraction=1.0)
     with pytest.raises(ValueError, match="view_strength"):

@@ -165,12 +165,14 @@ def test_recalibration_sets_the_radius_quantiles_of_the_clean_outputs(gaussianiz
     assert stats.kstest(np.linalg.norm(z, axis=1), "chi", args=(3,)).pvalue > 0.5
 
 
-def test_config_default_is_on_for_gaussian_base_priors_only() -> None:
-    # auto: on for Gaussian-base priors, off for uniform-base ones (their uniform marginals)
+def test_config_default_follows_the_base() -> None:
+    # auto: on for the Gaussian base, off for the uniform base (its uniform marginals)
     assert TrainConfig().radialize is None and TrainConfig().uses_radialize is True
     assert TrainConfig(prior="laplace", prior_params={"base": "gaussian"}).uses_radialize is True
     for prior in ("uniform", "laplace"):
-        assert TrainConfig(prior=prior).uses_radialize is False
-        assert TrainConfig(prior=prior).resolved().radialize is False
+        assert TrainConfig(prior=prior).uses_radialize is True  # the Gaussian base is every prior's default
+        assert TrainConfig(prior=prior, prior_params={"base": "uniform"}).uses_radialize is False
+        assert TrainConfig(prior=prior, prior_params={"base": "uniform"}).resolved().radialize is False
+        assert TrainConfig(prior=prior, eps=0.4).resolved().radialize is False
     assert TrainConfig().resolved().radialize is True
     assert TrainConfig(radialize=False).uses_radialize is False

@@ -53,7 +53,7 @@ def test_bad_spec_fails_before_any_run(tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.mark.parametrize("base_prior", ["gaussian", "uniform"])
 @pytest.mark.parametrize("fraction", [0.25, 0.5, 0.75, 1.0])
 def test_capacity_fraction_gives_that_capacity(base_prior: str, fraction: float) -> None:
-    spec = parse_spec({"base": {"dim": 16, "batch_size": 512, "prior": base_prior},
+    spec = parse_spec({"base": {"dim": 16, "batch_size": 512, "prior": "uniform", "prior_params": {"base": base_prior}},
                        "grid": {"capacity_fraction": [fraction]}})
     (entry,) = spec.entries()
     scale = entry.config.sigma if base_prior == "gaussian" else entry.config.eps

@@ -5,20 +5,36 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from infomatch.training.config import TrainConfig
 
 
 def test_defaults_resolve_noise_per_prior() -> None:
-    # the advisor: capacity at half of log(256) for d = 8
+    # the advisor: capacity at half of log(256) for d = 8, on the Gaussian base for every prior
     assert TrainConfig().resolved().sigma == pytest.approx(1.0)
-    u = TrainConfig(prior="uniform").resolved()
+    for prior in ("uniform", "laplace"):
+        r = TrainConfig(prior=prior).resolved()
+        assert r.base == "gaussian" and r.sigma == pytest.approx(1.0) and r.eps is None
+        assert r.prior_params == {"base": "gaussian"} and r.radialize is True
     eps = 8 / (4 * (0.72 * math.log(256)))  # uniform base: matched_mi = d / (4 eps) = 0.72 log(256)
-    assert u.eps == pytest.approx(eps) and u.sigma is None
-    lap = TrainConfig(prior="laplace").resolved()
-    assert lap.base == "uniform" and lap.eps == pytest.approx(eps)
-    g = TrainConfig(prior="laplace", prior_params={"base": "gaussian"}).resolved()
-    assert g.base == "gaussian" and g.sigma == pytest.approx(1.0)
+    u = TrainConfig(prior="uniform", prior_params={"base": "uniform"}).resolved()
+    assert u.base == "uniform" and u.eps == pytest.approx(eps) and u.sigma is None and u.radialize is False
+    lap = TrainConfig(prior="laplace", eps=0.3).resolved()  # giving eps selects the uniform base
+    assert lap.base == "uniform" and lap.eps == 0.3 and lap.prior_params == {"base": "uniform"}
+    # a resolved config names its base, so storing and reloading it keeps the same run
+    assert TrainConfig.from_dict(lap.to_dict()).resolved() == lap
+
+
+def test_base_choice_errors_name_the_value() -> None:
+    with pytest.raises(ValueError, match="eps applies to a uniform base.*got eps=0.3"):
+        TrainConfig(prior="uniform", prior_params={"base": "gaussian"}, eps=0.3).validate()
+    with pytest.raises(ValueError, match="sigma applies to a Gaussian base.*got sigma=0.5"):
+        TrainConfig(prior="uniform", prior_params={"base": "uniform"}, sigma=0.5).validate()
+    with pytest.raises(ValueError, match="eps applies to a uniform base"):
+        TrainConfig(prior="gaussian", eps=0.3).validate()
+    with pytest.raises(ValueError, match="base must be one of.*'lattice'"):
+        TrainConfig(prior="uniform", prior_params={"base": "lattice"}).validate()
 
 
 def test_yaml_round_trip(tmp_path) -> None:
@@ -41,7 +57,7 @@ def test_yaml_round_trip(tmp_path) -> None:
         ({"critic": "mlp"}, "critic"),
         ({"held_out": 1.5}, "held_out"),
         ({"lr": 0}, "lr"),
-        ({"prior": "uniform", "sigma": 1.0}, "sigma"),
+        ({"prior": "uniform", "prior_params": {"base": "uniform"}, "sigma": 1.0}, "sigma"),
         ({"eps": 0.1}, "eps"),
         ({"precision": "16"}, "precision"),
     ],
@@ -70,3 +86,18 @@ def test_invalid_yaml_is_one_line(tmp_path) -> None:
     with pytest.raises(ValueError, match="not valid YAML") as info:
         TrainConfig.from_yaml(p)
     assert "\n" not in str(info.value)
+
+
+def test_components_follow_the_configs_base() -> None:
+    from infomatch.training.components import build_components, build_prior
+
+    cfg = TrainConfig(prior="uniform", dim=3)
+    assert build_prior(cfg).base == "gaussian"
+    _, _, nine = build_components(cfg, (1, 8, 8), "image")
+    assert nine.prior.base == "gaussian" and nine.sigma == pytest.approx(cfg.noise_scale) and nine.eps is None
+    # the uniform prior on the Gaussian base is Phi of the representation
+    r = torch.randn(5, 3, dtype=torch.float64)
+    assert torch.allclose(nine.prior.from_representation(r), torch.special.ndtr(r))
+    cfg = TrainConfig(prior="laplace", eps=0.3, dim=3)
+    _, _, nine = build_components(cfg, (1, 8, 8), "image")
+    assert nine.prior.base == "uniform" and nine.eps == 0.3 and nine.sigma is None

@@ -44,12 +44,14 @@ def add_parser(sub: Any) -> None:
     m = p.add_argument_group("method")
     m.add_argument("--prior", choices=PRIORS, help="target law of the representation (default gaussian)")
     m.add_argument("--prior-param", dest="prior_params", action="append", type=_key_value, metavar="KEY=VALUE",
-                   help="prior parameter, e.g. df=5 for student_t, base=gaussian (repeatable)")
+                   help="prior parameter, e.g. df=5 for student_t (repeatable); base=gaussian (the default: "
+                   "the network learns N(0, I) and the prior is F^-1(Phi(z))) or base=uniform (U[0, 1]^d with "
+                   "uniform noise, the paper's uniform recipe; also chosen by giving --eps)")
     m.add_argument("--dim", type=int, help="representation dimension d (default 8)")
-    m.add_argument("--sigma", type=float, help="Gaussian noise std for Gaussian-base priors (default: advised, "
+    m.add_argument("--sigma", type=float, help="Gaussian noise std of the Gaussian base, every prior's default (default: advised, "
                    "so the capacity is --capacity-fraction of log(batch size + queue); d=8, batch 256: 1.0)")
-    m.add_argument("--eps", type=float, help="uniform noise half-width for uniform-base priors (default: advised "
-                   "as for --sigma)")
+    m.add_argument("--eps", type=float, help="uniform noise half-width of the uniform base; giving it selects that base "
+                   "for a non-Gaussian prior (default: advised as for --sigma)")
     m.add_argument("--capacity-fraction", dest="capacity_fraction", type=float,
                    help="noise advisor target when --sigma/--eps is not given: capacity / log(batch size + queue) "
                    "(default 0.5 for Gaussian-base priors, 0.72 for uniform-base ones; at 1 the bound can no longer "
@@ -62,8 +64,7 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--radialize", action=argparse.BooleanOptionalAction,
                    help="end the normalization (after --gaussianize) by mapping each embedding's norm to the chi(d) "
                    "law through its empirical CDF, keeping its direction: the radius of N(0, I), which InfoNCE "
-                   "otherwise squeezes into a shell; default: on for gaussian, off for uniform-base priors "
-                   "(uniform, laplace, ...)")
+                   "otherwise squeezes into a shell; default: on for the Gaussian base, off for the uniform one")
     m.add_argument("--final-whiten", dest="final_whiten", action=argparse.BooleanOptionalAction,
                    help="end the normalization (after --gaussianize/--radialize) by whitening their output again "
                    "(Cholesky, batch statistics in training, running ones from the clean training set in "

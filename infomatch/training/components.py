@@ -27,7 +27,7 @@ from .config import TrainConfig
 
 def build_prior(cfg: TrainConfig) -> Prior:
     """The prior object a config names (its ``base`` and parameters included)."""
-    return get_prior(cfg.prior, **cfg.prior_params)
+    return get_prior(cfg.prior, **{"base": cfg.base, **cfg.prior_params})
 
 
 def encoder_name(cfg: TrainConfig, view_shape: tuple[int, ...]) -> str:
@@ -42,7 +42,7 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
     encoder = make_encoder(encoder_name(cfg, view_shape), view_shape, cfg.dim)
     nine = NINE(
         dim=cfg.dim,
-        prior=build_prior(cfg) if cfg.prior_params else cfg.prior,
+        prior=build_prior(cfg),
         sigma=cfg.noise_scale if cfg.base == "gaussian" else None,
         eps=cfg.noise_scale if cfg.base == "uniform" else None,
         bound=cfg.bound,

@@ -33,7 +33,7 @@ from ..advisor import advise_noise
 from ..bounds import make_bound
 from ..methods import METHODS
 from ..model import NORMALIZATIONS
-from ..priors import PRIOR_NAMES
+from ..priors import BASES, PRIOR_NAMES
 
 PRIORS = tuple(PRIOR_NAMES)
 BOUNDS = ("infonce", "jsd", "dv", "nwj")
@@ -51,7 +51,11 @@ class TrainConfig:
     """Everything that defines a training run.
 
     ``sigma`` is the Gaussian noise std (priors whose base is Gaussian), ``eps`` the half-width
-    of the uniform noise (uniform base, which includes the inverse-CDF priors by default).
+    of the uniform noise (uniform base). The base is ``prior_params["base"]`` when given, else
+    ``uniform`` when ``eps`` is given (not for the Gaussian prior), else ``gaussian``: every
+    prior, uniform and the inverse-CDF ones included, is learned as a Gaussian representation
+    mapped through ``F^{-1}(Phi(.))`` unless asked otherwise (measured in BENCHMARKS.md,
+    "Priors through the Gaussian base").
     Leave the one that does not apply as ``None``; the one that applies is chosen by the noise
     advisor (:func:`infomatch.advisor.advise_noise`) so that the capacity is
     ``capacity_fraction`` of ``log(batch_size + queue)``.
@@ -136,14 +140,18 @@ class TrainConfig:
         check_choice("prior", self.prior, PRIORS)
         if not isinstance(self.prior_params, dict):
             raise ValueError(f"prior_params must be a mapping; got {self.prior_params!r}")
+        if "base" in self.prior_params:
+            check_choice("base", self.prior_params["base"], BASES)
         if self.sigma is not None:
             check_nonnegative("sigma", self.sigma)
         if self.eps is not None:
             check_nonnegative("eps", self.eps)
         if self.base == "gaussian" and self.eps is not None:
-            raise ValueError(f"eps applies to uniform-base priors; prior {self.prior!r} takes sigma (got eps={self.eps!r})")
+            raise ValueError(f"eps applies to a uniform base; prior {self.prior!r} is learned on the gaussian base here, "
+                             f"which takes sigma (got eps={self.eps!r})")
         if self.base == "uniform" and self.sigma is not None:
-            raise ValueError(f"sigma applies to Gaussian-base priors; prior {self.prior!r} takes eps (got sigma={self.sigma!r})")
+            raise ValueError(f"sigma applies to a Gaussian base; prior {self.prior!r} is learned on the uniform base here, "
+                             f"which takes eps (got sigma={self.sigma!r})")
         check_choice("bound", self.bound, BOUNDS)
         check_choice("critic", self.critic, CRITICS)
         if not isinstance(self.critic_params, dict):
@@ -211,12 +219,15 @@ class TrainConfig:
     # ------------------------------------------------------------------ derived values
     @property
     def base(self) -> str:
-        """Which representation the network learns: ``gaussian`` or ``uniform``."""
+        """Which representation the network learns: ``gaussian`` or ``uniform`` (the prior
+        parameter ``base`` when given, else ``uniform`` when only ``eps`` is given and the prior
+        is not Gaussian, else ``gaussian``)."""
+        given = self.prior_params.get("base") if isinstance(self.prior_params, dict) else None
+        if given is not None:
+            return str(given)
         if self.prior == "gaussian":
             return "gaussian"
-        if self.prior == "uniform":
-            return "uniform"
-        return str(self.prior_params.get("base", "uniform"))
+        return "uniform" if self.eps is not None and self.sigma is None else "gaussian"
 
     @property
     def negatives(self) -> int:
@@ -244,8 +255,8 @@ class TrainConfig:
     @property
     def uses_radialize(self) -> bool:
         """Whether the normalization then maps each row's norm to chi(d): as given, else on for
-        Gaussian-base priors and off for uniform-base ones (it breaks their uniform marginals;
-        BENCHMARKS.md, "Radial Gaussianization")."""
+        the Gaussian base (every prior's default) and off for the uniform base (it breaks its
+        uniform marginals; BENCHMARKS.md, "Radial Gaussianization")."""
         return self.base == "gaussian" if self.radialize is None else self.radialize
 
     @property
@@ -257,6 +268,8 @@ class TrainConfig:
         """The same config with the noise and stage defaults made explicit (what a run stores)."""
         stages = {"gaussianize": self.uses_gaussianize, "radialize": self.uses_radialize,
                   "final_whiten": self.uses_final_whiten}
+        if self.prior != "gaussian":  # the base is stored, so the run's prior can be rebuilt from its name and params
+            stages["prior_params"] = {**self.prior_params, "base": self.base}
         if self.base == "gaussian":
             return self.replace(sigma=self.noise_scale, **stages)
         return self.replace(eps=self.noise_scale, **stages)
