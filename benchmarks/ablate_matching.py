@@ -27,7 +27,9 @@ import numpy as np
 OLD = ["--normalization", "standardize", "--matched-view", "augmented", "--lr-schedule", "constant"]
 # the Gaussian rows measured before the rank stages existed run without them, as they were measured
 NO_STAGES = ["--no-gaussianize", "--no-radialize"]
-MATCHING_END = ["--view-strength", "0.3", "--batch-size", "1438", "--capacity-fraction", "0.7"]
+MATCHING_VIEWS = ["--view-strength", "0.3"]
+FULL_BATCH = ["--batch-size", "1438"]  # the bundled digits' whole training split
+MATCHING_END = [*MATCHING_VIEWS, *FULL_BATCH, "--capacity-fraction", "0.7"]
 # the uniform / Laplace rows measured while the uniform base was their default pin it
 UNIFORM_BASE = ["--prior-param", "base=uniform"]
 ROWS: dict[str, list[str]] = {
@@ -59,7 +61,7 @@ ROWS: dict[str, list[str]] = {
     "default + final whitening": ["--final-whiten"],
     # the matching end of the dial: weak views, the whole training set as one batch, a higher capacity
     "matching end (view strength 0.3, batch 1438, capacity 0.7 log B)": MATCHING_END,
-    "matching end, batch 256": ["--view-strength", "0.3", "--capacity-fraction", "0.7"],
+    "matching end, batch 256": [*MATCHING_VIEWS, "--capacity-fraction", "0.7"],
     "uniform prior, matching end": ["--prior", "uniform", *UNIFORM_BASE, *MATCHING_END],
     "laplace prior, matching end": ["--prior", "laplace", *UNIFORM_BASE, *MATCHING_END],
     # the same priors on the Gaussian base (their default since): N(0, I) through F^-1(Phi(.))
@@ -68,7 +70,7 @@ ROWS: dict[str, list[str]] = {
     "uniform prior, Gaussian base, matching end": ["--prior", "uniform", *MATCHING_END],
     "laplace prior, Gaussian base, matching end": ["--prior", "laplace", *MATCHING_END],
     "plain (sigma 0), matching-end views": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES,
-                                            "--view-strength", "0.3", "--batch-size", "1438"],
+                                            *MATCHING_VIEWS, *FULL_BATCH],
 }
 FAMILIES = ("marginals", "moments", "slices", "joint")
 

@@ -222,9 +222,8 @@ class TrainConfig:
         """Which representation the network learns: ``gaussian`` or ``uniform`` (the prior
         parameter ``base`` when given, else ``uniform`` when only ``eps`` is given and the prior
         is not Gaussian, else ``gaussian``)."""
-        given = self.prior_params.get("base") if isinstance(self.prior_params, dict) else None
-        if given is not None:
-            return str(given)
+        if "base" in self.prior_params:  # validate() checks prior_params is a mapping before any use of base
+            return str(self.prior_params["base"])
         if self.prior == "gaussian":
             return "gaussian"
         return "uniform" if self.eps is not None and self.sigma is None else "gaussian"
