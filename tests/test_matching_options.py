@@ -14,7 +14,7 @@ from infomatch.data.views import make_views, preset_config, scale_strength
 from infomatch.model import NINE
 from infomatch.priors import get_prior, matched_mi
 from infomatch.training.config import TrainConfig
-from infomatch.training.module import cosine_warmup
+from infomatch.training.module import NINEModule, cosine_warmup, mix_pairs
 
 
 class _Fixed(torch.nn.Module):
@@ -106,6 +106,33 @@ def test_view_strength_scales_the_preset() -> None:
     assert torch.allclose(digits(y), y, atol=1e-5)
     with pytest.raises(ValueError, match="strength"):
         make_views("image", "digits", (1, 8, 8), strength=-0.1)
+
+
+def test_mix_pairs_keeps_whole_pairs_at_the_fraction() -> None:
+    n = 4000
+    v1, v2, clean = torch.randn(n, 1, 3, 3), torch.randn(n, 1, 3, 3), torch.randn(n, 1, 3, 3)
+    assert all(torch.equal(a, b) for a, b in zip(mix_pairs(v1, v2, clean, 1.0), (v1, v2), strict=True))
+    assert all(torch.equal(a, clean) for a in mix_pairs(v1, v2, clean, 0.0))
+    m1, m2 = mix_pairs(v1, v2, clean, 0.3, generator=torch.Generator().manual_seed(0))
+    kept1 = (m1 == v1).flatten(1).all(1)
+    kept2 = (m2 == v2).flatten(1).all(1)
+    cleaned = (m1 == clean).flatten(1).all(1) & (m2 == clean).flatten(1).all(1)
+    assert torch.equal(kept1, kept2) and torch.equal(cleaned, ~kept1)  # a pair is kept or replaced whole
+    sd = math.sqrt(0.3 * 0.7 / n)
+    assert abs(float(kept1.float().mean()) - 0.3) < 4 * sd
+
+
+@pytest.mark.parametrize("matched_view", ["clean", "augmented"])
+def test_view_fraction_zero_pairs_each_input_with_itself(matched_view: str) -> None:
+    torch.manual_seed(0)
+    x = torch.rand(16, 1, 8, 8)
+    for fraction, identical in ((0.0, True), (1.0, False)):
+        cfg = TrainConfig(dim=4, view_fraction=fraction, matched_view=matched_view, radialize=False)
+        module = NINEModule(cfg.to_dict(), (1, 8, 8), "image").train()
+        h1, h2 = module._encode_pair(x)
+        assert torch.allclose(h1, h2) is identical
+    with pytest.raises(ValueError, match=r"view_fraction must be a number in \[0, 1\]; got -0.5"):
+        TrainConfig(view_fraction=-0.5)
 
 
 def test_cosine_warmup_schedule() -> None:

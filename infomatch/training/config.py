@@ -70,7 +70,9 @@ class TrainConfig:
     sees the clean input, so the law that is matched is the law of the embeddings a user
     gets; ``augmented``: both branches see augmented views, the paper's protocol),
     ``view_strength`` (the accuracy / matching dial: 1 keeps the augmentation preset, 0
-    removes it), ``symmetric`` (score both directions), ``queue`` (past negatives),
+    removes it), ``view_fraction`` (the dial's second axis: the fraction of each batch's pairs
+    whose first view is augmented; the other pairs see the clean input in both branches, so
+    the bound is asked to tell that very input from the rest), ``symmetric`` (score both directions), ``queue`` (past negatives),
     ``lr_schedule`` / ``warmup`` (fraction of the steps) and ``noise_warmup`` (fraction of the
     steps over which the noise grows from 0 to its target).
     ``bound_params`` are options of the bound (``self_weight`` of ``infonce``, see
@@ -94,6 +96,7 @@ class TrainConfig:
     bound_params: dict[str, Any] = field(default_factory=dict)
     views: str = "auto"
     view_strength: float = 1.0
+    view_fraction: float = 1.0
     normalization: str = "whiten"
     whiten_method: str = "cholesky"
     gaussianize: bool | None = None
@@ -163,6 +166,9 @@ class TrainConfig:
         if isinstance(self.view_strength, bool) or not isinstance(self.view_strength, (int, float)) \
                 or not 0.0 <= self.view_strength <= 1.0:
             raise ValueError(f"view_strength must be a number in [0, 1]; got {self.view_strength!r}")
+        if isinstance(self.view_fraction, bool) or not isinstance(self.view_fraction, (int, float)) \
+                or not 0.0 <= self.view_fraction <= 1.0:
+            raise ValueError(f"view_fraction must be a number in [0, 1]; got {self.view_fraction!r}")
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("whiten_method", self.whiten_method, WHITEN_METHODS)
         check_choice("matched_view", self.matched_view, MATCHED_VIEWS)
@@ -350,7 +356,8 @@ def _check_seed(name: str, value: int) -> None:
         raise ValueError(f"{name} must be an integer in [0, 2**32); got {value!r}")
 
 
-_FLOATS = {"held_out", "sigma", "eps", "max_time", "lr", "weight_decay", "view_strength", "capacity_fraction",
+_FLOATS = {"held_out", "sigma", "eps", "max_time", "lr", "weight_decay", "view_strength", "view_fraction",
+           "capacity_fraction",
            "warmup", "noise_warmup"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 

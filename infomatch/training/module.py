@@ -98,11 +98,14 @@ class NINEModule(L.LightningModule):
     def _encode_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder outputs of the two branches: view 1 is augmented; view 2 (the branch that gets
         the noise, whose law is matched) is the clean input when ``matched_view == "clean"``,
-        else a second augmented view. One encoder pass on both."""
+        else a second augmented view. With ``view_fraction`` < 1 each pair is augmented with that
+        probability; the other pairs see the clean input in both branches. One encoder pass on both."""
         if self.cfg.matched_view == "clean":
             v1, v2 = self.views(x), self.views.eval_transform(x)
         else:
             v1, v2 = self.views.pair(x)
+        if self.cfg.view_fraction < 1.0:
+            v1, v2 = mix_pairs(v1, v2, self.views.eval_transform(x), self.cfg.view_fraction)
         encoder = self.__dict__.get("_compiled_encoder") if self.training else None
         started = self.__dict__.get("_trial_step")
         if started is not None and started[0] == "eager":
@@ -194,6 +197,22 @@ class NINEModule(L.LightningModule):
         total = max(1, int(self.trainer.estimated_stepping_batches))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=cosine_warmup(total, self.cfg.warmup))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def mix_pairs(v1: torch.Tensor, v2: torch.Tensor, clean: torch.Tensor, fraction: float,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep each pair of views with probability ``fraction``; replace the others by the clean
+    input in both branches (``--view-fraction``).
+
+    Example:
+        >>> x = torch.zeros(4, 1, 2, 2)
+        >>> v1, v2 = mix_pairs(x + 1, x + 2, x, 0.0)
+        >>> bool((v1 == x).all() and (v2 == x).all())
+        True
+    """
+    keep = torch.rand(len(clean), device=clean.device, generator=generator) < fraction
+    keep = keep.view(-1, *([1] * (clean.dim() - 1)))
+    return torch.where(keep, v1, clean), torch.where(keep, v2, clean)
 
 
 def cosine_warmup(total: int, warmup: float) -> Any:
