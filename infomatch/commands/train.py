@@ -79,8 +79,7 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--view-fraction", dest="view_fraction", type=float,
                    help="the dial's second axis, in [0, 1]: the fraction of each batch's pairs whose first view is "
                    "augmented; the others pair the clean input with itself (1 = every pair, default; lower = "
-                   "closer to the prior, less invariant; 0.1 with --batch-size 1438 --capacity-fraction 0.7 "
-                   "--epochs 1000 passes the whole battery on the digits, see BENCHMARKS.md)")
+                   "closer to the prior, less invariant; measured in BENCHMARKS.md)")
     m.add_argument("--symmetric", action="store_true", help="score both directions (clean 1 vs noisy 2 and 2 vs 1)")
     m.add_argument("--queue", type=int, help="past noisy view-2 representations kept as extra negatives (default 0)")
     m.add_argument("--bound", choices=BOUNDS, help="MI lower bound (default infonce)")
