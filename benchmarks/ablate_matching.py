@@ -69,6 +69,12 @@ ROWS: dict[str, list[str]] = {
     "laplace prior, Gaussian base": ["--prior", "laplace"],
     "uniform prior, Gaussian base, matching end": ["--prior", "uniform", *MATCHING_END],
     "laplace prior, Gaussian base, matching end": ["--prior", "laplace", *MATCHING_END],
+    # the dial's second axis: only a fraction of the pairs augmented, the others clean in both branches
+    "default, view fraction 0.5": ["--view-fraction", "0.5"],
+    "default, view fraction 0.25": ["--view-fraction", "0.25"],
+    "default, view fraction 0.1": ["--view-fraction", "0.1"],
+    "view fraction 0.1, batch 1438, capacity 0.7 log B": ["--view-fraction", "0.1", *FULL_BATCH,
+                                                          "--capacity-fraction", "0.7"],
     "plain (sigma 0), matching-end views": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES,
                                             *MATCHING_VIEWS, *FULL_BATCH],
 }

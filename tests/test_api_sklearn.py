@@ -57,11 +57,38 @@ def test_grid_search_over_sigma_in_a_pipeline_on_digits() -> None:
     assert search.best_estimator_.named_steps["nine"].config_.sigma == search.best_params_["nine__sigma"]
 
 
+def _rows_depend_on_batch_shape() -> bool:
+    """Whether this CPU's float32 matrix product gives a row alone a different result than inside
+    a batch (seen on an AVX512 machine: 2e-7 for a Linear(3, 64)); the rank stages' quantile
+    maps, calibrated on sklearn's 16-odd rows, are steep in their tails and amplify it."""
+    import torch
+
+    lin = torch.nn.Linear(3, 64)
+    x = torch.randn(20, 3, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return not torch.equal(lin(x), torch.cat([lin(x[i:i + 1]) for i in range(len(x))]))
+
+
 @pytest.mark.slow
 def test_scikit_learn_estimator_checks() -> None:
     from sklearn.utils.estimator_checks import check_estimator
 
-    results = check_estimator(NINEEstimator(**TINY), on_fail=None)
+    expected = {}
+    if _rows_depend_on_batch_shape():
+        expected["check_methods_subset_invariance"] = "float32 kernels differ by batch shape on this CPU"
+    results = check_estimator(NINEEstimator(**TINY), on_fail=None, expected_failed_checks=expected)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert not failed
     assert sum(r["status"] == "passed" for r in results) >= 40
+
+
+def test_transform_of_single_rows_equals_the_batch() -> None:
+    """Evaluation uses running statistics only: a row's embedding does not depend on its batch
+    (up to float32 rounding, which the tails of a quantile map fitted on 64 rows amplify; 8e-6 seen)."""
+    x = np.random.default_rng(0).standard_normal((64, 3)).astype(np.float32)
+    est = NINEEstimator(**TINY).fit(x)
+    whole = est.transform(x)
+    rows = np.concatenate([est.transform(x[i:i + 1]) for i in range(len(x))])
+    tol = 1e-3 if _rows_depend_on_batch_shape() else 1e-4
+    assert np.abs(whole - rows).max() <= tol
+    assert np.abs(whole - est.transform(x[::-1])[::-1]).max() <= tol  # nor on the other rows' order
