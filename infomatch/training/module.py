@@ -105,7 +105,8 @@ class NINEModule(L.LightningModule):
         else:
             v1, v2 = self.views.pair(x)
         if self.cfg.view_fraction < 1.0:
-            v1, v2 = mix_pairs(v1, v2, self.views.eval_transform(x), self.cfg.view_fraction)
+            clean = v2 if self.cfg.matched_view == "clean" else self.views.eval_transform(x)
+            v1, v2 = mix_pairs(v1, v2, clean, self.cfg.view_fraction)
         encoder = self.__dict__.get("_compiled_encoder") if self.training else None
         started = self.__dict__.get("_trial_step")
         if started is not None and started[0] == "eager":
