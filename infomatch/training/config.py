@@ -72,9 +72,10 @@ class TrainConfig:
     ``view_strength`` (the accuracy / matching dial: 1 keeps the augmentation preset, 0
     removes it), ``view_fraction`` (the dial's second axis: the fraction of each batch's pairs
     whose first view is augmented; the other pairs see the clean input in both branches, so
-    the bound is asked to tell that very input from the rest), ``symmetric`` (score both directions), ``queue`` (past negatives),
-    ``lr_schedule`` / ``warmup`` (fraction of the steps) and ``noise_warmup`` (fraction of the
-    steps over which the noise grows from 0 to its target).
+    the bound is asked to tell that very input from the rest), ``symmetric`` (score both
+    directions), ``queue`` (past negatives), ``lr_schedule`` / ``warmup`` (fraction of the
+    steps) and ``noise_warmup`` (fraction of the steps over which the noise grows from 0 to
+    its target).
     ``bound_params`` are options of the bound (``self_weight`` of ``infonce``, see
     :class:`~infomatch.bounds.InfoNCEBound`), as ``critic_params`` are the critic's.
     ``method`` picks the objective (:mod:`infomatch.methods`; ``nine`` by default); the other
@@ -163,12 +164,10 @@ class TrainConfig:
             raise ValueError(f"bound_params must be a mapping; got {self.bound_params!r}")
         make_bound(self.bound, **self.bound_params)  # names the first bad option or value
         check_choice("views", self.views, VIEWS)
-        if isinstance(self.view_strength, bool) or not isinstance(self.view_strength, (int, float)) \
-                or not 0.0 <= self.view_strength <= 1.0:
-            raise ValueError(f"view_strength must be a number in [0, 1]; got {self.view_strength!r}")
-        if isinstance(self.view_fraction, bool) or not isinstance(self.view_fraction, (int, float)) \
-                or not 0.0 <= self.view_fraction <= 1.0:
-            raise ValueError(f"view_fraction must be a number in [0, 1]; got {self.view_fraction!r}")
+        for name in ("view_strength", "view_fraction"):  # the dial's two axes
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("whiten_method", self.whiten_method, WHITEN_METHODS)
         check_choice("matched_view", self.matched_view, MATCHED_VIEWS)
@@ -357,8 +356,7 @@ def _check_seed(name: str, value: int) -> None:
 
 
 _FLOATS = {"held_out", "sigma", "eps", "max_time", "lr", "weight_decay", "view_strength", "view_fraction",
-           "capacity_fraction",
-           "warmup", "noise_warmup"}
+           "capacity_fraction", "warmup", "noise_warmup"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
