@@ -68,3 +68,19 @@ def test_failed_start_can_be_retried(tmp_path: Path) -> None:
     result = train(cfg, out, log=lambda msg: None)
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
     assert TrainConfig.from_yaml(out / "config.yaml").dim == 2 and result.metrics["epochs_completed"] == 1
+
+
+def test_run_json_records_the_threads_the_run_uses(tmp_path: Path) -> None:
+    """``run.json`` is written before training sets ``--threads``: it must hold that count, not torch's previous one."""
+    import torch
+
+    from infomatch.training.engine import train
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train(TrainConfig(dim=2, epochs=1, batch_size=128, progress="none", threads=1), tmp_path / "run",
+              log=lambda msg: None)
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["torch_threads"] == 1

@@ -158,7 +158,7 @@ def fit_decoder(z_train: torch.Tensor, x_train: torch.Tensor, z_val: torch.Tenso
     if not resume:
         atomic_write_text(out / "config.json", json.dumps(header, indent=2, sort_keys=True) + "\n")
         atomic_write_text(out / "run.json", json.dumps({"seed": cfg.seed, "status": "running", "started": time.time(),
-                                                        **environment()}, indent=2, sort_keys=True) + "\n")
+                                                        **environment(cfg.threads)}, indent=2, sort_keys=True) + "\n")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
 

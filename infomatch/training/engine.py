@@ -318,14 +318,15 @@ def _start_files(plan: RunPlan) -> None:
     if plan.resume:
         # the stored config keeps the original duration unless this call changed it
         atomic_write_text(run.config, cfg.to_yaml())
-        run.update_json("run.json", status="running", resumed=time.time(), precision=plan.precision.to_dict())
+        run.update_json("run.json", status="running", resumed=time.time(), precision=plan.precision.to_dict(),
+                        torch_threads=cfg.threads or torch.get_num_threads())
         return
     atomic_write_text(run.config, cfg.to_yaml())
     run.save_split(plan.train_idx, plan.held_idx, seed=cfg.split_seed, held_out=cfg.held_out)
     for stale in (run.path / "metrics.json", run.metrics_csv):  # from an attempt that never reached a checkpoint
         stale.unlink(missing_ok=True)
     run.write_json("run.json", {"seed": cfg.seed, "status": "running", "started": time.time(),
-                                "command": sys.argv, **environment(), "precision": plan.precision.to_dict()})
+                                "command": sys.argv, **environment(cfg.threads), "precision": plan.precision.to_dict()})
 
 
 VALIDATE_EVERY_STEPS = 50

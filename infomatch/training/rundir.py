@@ -67,7 +67,16 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def environment() -> dict[str, Any]:
+def environment(threads: int | None = None) -> dict[str, Any]:
+    """Package versions, platform, CPU and thread count of this process, for ``run.json``.
+
+    ``threads`` is the thread count the run will use when it sets one (``--threads``); recorded
+    instead of torch's current count, which the run changes only after this is written.
+
+    Example:
+        >>> environment(threads=3)["torch_threads"]
+        3
+    """
     import torch
 
     from .hardware import cpu_info
@@ -76,7 +85,7 @@ def environment() -> dict[str, Any]:
         "versions": package_versions(),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": threads or torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),
         "cpu": cpu_info().to_dict(),
     }
