@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     base = [sys.executable, "-m", "infomatch", "train", "--data", str(args.mnist_dir), "--dim", "32", "--sigma", "1.5",
-            "--batch-size", "512", "--lr", "3e-3", "--epochs", str(args.epochs), "--threads", str(args.threads),
+            "--view-fraction", "1", "--batch-size", "512", "--lr", "3e-3", "--epochs", str(args.epochs), "--threads", str(args.threads),
             "--progress", "none"]
     variants = {"default": [], "precision 32": ["--precision", "32"]}
     times: dict[str, list[float]] = {k: [] for k in variants}

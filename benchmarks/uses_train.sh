@@ -4,7 +4,7 @@
 set -e
 MNIST=$1; OUT=$2; WHAT=${3:-all}
 THREADS=${THREADS:-2}
-COMMON="--dim 16 --batch-size 512 --lr 3e-3 --precision auto --threads $THREADS --progress none"
+COMMON="--dim 16 --view-fraction 1 --batch-size 512 --lr 3e-3 --precision auto --threads $THREADS --progress none"
 if [ "$WHAT" = gen ] || [ "$WHAT" = all ]; then
   for S in 1.0 0; do
     [ -f "$OUT/gen-s$S/model.safetensors" ] || infomatch train --data "$MNIST" $COMMON --sigma $S --epochs 20 --out "$OUT/gen-s$S"

@@ -71,7 +71,7 @@ class NINEEstimator(TransformerMixin, BaseEstimator):
         >>> pipe.set_params(nineestimator__sigma=2.0).fit(X, y).score(X, y)  # doctest: +SKIP
     """
 
-    def __init__(self, dim: int = 8, prior: str = "gaussian", sigma: float | None = None, eps: float | None = None,
+    def __init__(self, dim: int = 16, prior: str = "gaussian", sigma: float | None = None, eps: float | None = None,
                  prior_params: dict[str, Any] | None = None, bound: str = "infonce", critic: str = "separable",
                  critic_params: dict[str, Any] | None = None, encoder: str = "auto", views: str = "auto",
                  batch_size: int = 256, epochs: int = 200, lr: float = 3e-3, weight_decay: float = 0.0,

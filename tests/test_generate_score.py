@@ -85,6 +85,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # (whitening, clean matched view, cosine warm-up) reached ~0.65 at 15 steps
     assert main(["train", "--data", "digits", "--dim", "4", "--epochs", "6", "--batch-size", "256",
                  "--normalization", "standardize", "--matched-view", "augmented", "--lr-schedule", "constant",
+                 "--view-fraction", "1",
                  "--progress", "none", "--out", str(out)]) == 0
     return out
 

@@ -83,9 +83,10 @@ def test_config_uses_the_advisor_unless_noise_is_given() -> None:
     assert cfg.noise_scale == pytest.approx(advise_noise("gaussian", 16, 512, 0.4))
     assert cfg.resolved().sigma == pytest.approx(cfg.noise_scale)
     assert TrainConfig(sigma=2.0).noise_scale == 2.0
-    assert TrainConfig(prior="uniform", queue=256).noise_scale == pytest.approx(advise_noise("gaussian", 8, 512, 0.5))
+    d = TrainConfig().dim
+    assert TrainConfig(prior="uniform", queue=256).noise_scale == pytest.approx(advise_noise("gaussian", d, 512, 0.5))
     uniform_base = TrainConfig(prior="uniform", prior_params={"base": "uniform"}, queue=256)
-    assert uniform_base.noise_scale == pytest.approx(advise_noise("uniform", 8, 512, 0.72))
+    assert uniform_base.noise_scale == pytest.approx(advise_noise("uniform", d, 512, 0.72))
     with pytest.raises(ValueError, match="capacity_fraction"):
         TrainConfig(capacity_fraction=1.0)
     with pytest.raises(ValueError, match="view_strength"):
@@ -133,6 +134,30 @@ def test_view_fraction_zero_pairs_each_input_with_itself(matched_view: str) -> N
         assert torch.allclose(h1, h2) is identical
     with pytest.raises(ValueError, match=r"view_fraction must be a number in \[0, 1\]; got -0.5"):
         TrainConfig(view_fraction=-0.5)
+
+
+def test_unset_view_fraction_takes_the_presets() -> None:
+    """``view_fraction=None`` (the default) is a quarter of the pairs with the digits views and every
+    pair with the others; a given fraction wins; runs stored before the option augmented every pair."""
+    assert TrainConfig().view_fraction is None
+    cases = {((1, 8, 8), "auto"): 0.25, ((1, 28, 28), "auto"): 1.0, ((1, 28, 28), "digits"): 0.25,
+             ((1, 8, 8), "none"): 1.0, ((1, 8, 8), "image"): 1.0}
+    for (shape, views), fraction in cases.items():
+        module = NINEModule(TrainConfig(dim=4, views=views, radialize=False).to_dict(), shape, "image")
+        assert module.view_fraction == fraction, (shape, views)
+    given = NINEModule(TrainConfig(dim=4, view_fraction=0.6, radialize=False).to_dict(), (1, 8, 8), "image")
+    assert given.view_fraction == 0.6
+    tabular = NINEModule(TrainConfig(dim=4, radialize=False).to_dict(), (5,), "tabular")
+    assert tabular.view_fraction == 1.0
+    stored = {k: v for k, v in TrainConfig().to_dict().items() if k != "view_fraction"}
+    assert TrainConfig.from_stored(stored).view_fraction == 1.0
+    # about a quarter of the digits pairs differ between the branches (clean matched view: the others are equal)
+    torch.manual_seed(0)
+    module = NINEModule(TrainConfig(dim=4, radialize=False).to_dict(), (1, 8, 8), "image").train()
+    x = torch.rand(2000, 1, 8, 8)
+    h1, h2 = module._encode_pair(x)
+    augmented = float((~torch.isclose(h1, h2, atol=1e-6).all(1)).float().mean())
+    assert abs(augmented - 0.25) < 4 * math.sqrt(0.25 * 0.75 / 2000)
 
 
 def test_cosine_warmup_schedule() -> None:

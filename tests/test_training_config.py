@@ -11,13 +11,17 @@ from infomatch.training.config import TrainConfig
 
 
 def test_defaults_resolve_noise_per_prior() -> None:
-    # the advisor: capacity at half of log(256) for d = 8, on the Gaussian base for every prior
-    assert TrainConfig().resolved().sigma == pytest.approx(1.0)
+    # the advisor: capacity (d / 2) log(1 + 1 / sigma^2) at half of log(256) for the default d = 16,
+    # on the Gaussian base for every prior
+    d = TrainConfig().dim
+    sigma = 1 / math.sqrt(math.exp(2 * 0.5 * math.log(256) / d) - 1)
+    assert d == 16 and TrainConfig().resolved().sigma == pytest.approx(sigma)
+    assert TrainConfig(dim=8).resolved().sigma == pytest.approx(1.0)  # 4 log 2 = half of log 256 exactly
     for prior in ("uniform", "laplace"):
         r = TrainConfig(prior=prior).resolved()
-        assert r.base == "gaussian" and r.sigma == pytest.approx(1.0) and r.eps is None
+        assert r.base == "gaussian" and r.sigma == pytest.approx(sigma) and r.eps is None
         assert r.prior_params == {"base": "gaussian"} and r.radialize is True
-    eps = 8 / (4 * (0.72 * math.log(256)))  # uniform base: matched_mi = d / (4 eps) = 0.72 log(256)
+    eps = d / (4 * (0.72 * math.log(256)))  # uniform base: matched_mi = d / (4 eps) = 0.72 log(256)
     u = TrainConfig(prior="uniform", prior_params={"base": "uniform"}).resolved()
     assert u.base == "uniform" and u.eps == pytest.approx(eps) and u.sigma is None and u.radialize is False
     lap = TrainConfig(prior="laplace", eps=0.3).resolved()  # giving eps selects the uniform base

@@ -47,9 +47,9 @@ def add_parser(sub: Any) -> None:
                    help="prior parameter, e.g. df=5 for student_t (repeatable); base=gaussian (the default: "
                    "the network learns N(0, I) and the prior is F^-1(Phi(z))) or base=uniform (U[0, 1]^d with "
                    "uniform noise, the paper's uniform recipe; also chosen by giving --eps)")
-    m.add_argument("--dim", type=int, help="representation dimension d (default 8)")
+    m.add_argument("--dim", type=int, help="representation dimension d (default 16)")
     m.add_argument("--sigma", type=float, help="Gaussian noise std of the Gaussian base, every prior's default (default: advised, "
-                   "so the capacity is --capacity-fraction of log(batch size + queue); d=8, batch 256: 1.0)")
+                   "so the capacity is --capacity-fraction of log(batch size + queue); d=16, batch 256: 1.55)")
     m.add_argument("--eps", type=float, help="uniform noise half-width of the uniform base; giving it selects that base "
                    "for a non-Gaussian prior (default: advised as for --sigma)")
     m.add_argument("--capacity-fraction", dest="capacity_fraction", type=float,
@@ -78,8 +78,9 @@ def add_parser(sub: Any) -> None:
                    "(1 = preset, default; lower = closer to the prior, less invariant)")
     m.add_argument("--view-fraction", dest="view_fraction", type=float,
                    help="the dial's second axis, in [0, 1]: the fraction of each batch's pairs whose first view is "
-                   "augmented; the others pair the clean input with itself (1 = every pair, default; lower = "
-                   "closer to the prior, less invariant; measured in BENCHMARKS.md)")
+                   "augmented; the others pair the clean input with itself (default: the views preset's, 0.25 "
+                   "for digits, 1 for the others; 1 = every pair, the usual self-supervised recipe: more "
+                   "linear probe, further from the prior; measured in BENCHMARKS.md)")
     m.add_argument("--symmetric", action="store_true", help="score both directions (clean 1 vs noisy 2 and 2 vs 1)")
     m.add_argument("--queue", type=int, help="past noisy view-2 representations kept as extra negatives (default 0)")
     m.add_argument("--bound", choices=BOUNDS, help="MI lower bound (default infonce)")

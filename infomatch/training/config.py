@@ -72,8 +72,10 @@ class TrainConfig:
     ``view_strength`` (the accuracy / matching dial: 1 keeps the augmentation preset, 0
     removes it), ``view_fraction`` (the dial's second axis: the fraction of each batch's pairs
     whose first view is augmented; the other pairs see the clean input in both branches, so
-    the bound is asked to tell that very input from the rest), ``symmetric`` (score both
-    directions), ``queue`` (past negatives), ``lr_schedule`` / ``warmup`` (fraction of the
+    the bound is asked to tell that very input from the rest; ``None``, the default, takes the
+    views preset's fraction, :func:`~infomatch.data.views.default_view_fraction`: a quarter
+    for ``digits``, every pair for the others; 1 is the usual self-supervised recipe),
+    ``symmetric`` (score both directions), ``queue`` (past negatives), ``lr_schedule`` / ``warmup`` (fraction of the
     steps) and ``noise_warmup`` (fraction of the steps over which the noise grows from 0 to
     its target).
     ``bound_params`` are options of the bound (``self_weight`` of ``infonce``, see
@@ -86,7 +88,7 @@ class TrainConfig:
     held_out: float = 0.2
     split_seed: int = 0
     encoder: str = "auto"
-    dim: int = 8
+    dim: int = 16
     prior: str = "gaussian"
     prior_params: dict[str, Any] = field(default_factory=dict)
     sigma: float | None = None
@@ -97,7 +99,7 @@ class TrainConfig:
     bound_params: dict[str, Any] = field(default_factory=dict)
     views: str = "auto"
     view_strength: float = 1.0
-    view_fraction: float = 1.0
+    view_fraction: float | None = None
     normalization: str = "whiten"
     whiten_method: str = "cholesky"
     gaussianize: bool | None = None
@@ -166,6 +168,8 @@ class TrainConfig:
         check_choice("views", self.views, VIEWS)
         for name in ("view_strength", "view_fraction"):  # the dial's two axes
             value = getattr(self, name)
+            if name == "view_fraction" and value is None:  # the views preset's own fraction
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
         check_choice("normalization", self.normalization, NORMALIZATIONS)
@@ -268,6 +272,17 @@ class TrainConfig:
         """Whether the normalization ends by whitening the stages' output again: as given, else off."""
         return False if self.final_whiten is None else self.final_whiten
 
+    def view_fraction_for(self, preset: str) -> float:
+        """The fraction of pairs augmented with the views ``preset``: as given, else the preset's.
+
+        Example:
+            >>> TrainConfig().view_fraction_for("digits"), TrainConfig(view_fraction=0.5).view_fraction_for("digits")
+            (0.25, 0.5)
+        """
+        from ..data.views import default_view_fraction
+
+        return default_view_fraction(preset) if self.view_fraction is None else float(self.view_fraction)
+
     def resolved(self) -> TrainConfig:
         """The same config with the noise and stage defaults made explicit (what a run stores)."""
         stages = {"gaussianize": self.uses_gaussianize, "radialize": self.uses_radialize,
@@ -310,10 +325,11 @@ class TrainConfig:
     def from_stored(cls, values: dict[str, Any]) -> TrainConfig:
         """The config a run stored (resolved). Runs written before the ``gaussianize``,
         ``radialize`` or ``final_whiten`` option existed trained without it, so a missing key
-        means false, not auto."""
+        means false, not auto; runs written before ``view_fraction`` existed augmented every pair."""
         if not isinstance(values, dict):
             raise ValueError(f"a config must be a mapping of option names to values; got {type(values).__name__}")
-        return cls.from_dict({"gaussianize": False, "radialize": False, "final_whiten": False, **values})
+        return cls.from_dict({"gaussianize": False, "radialize": False, "final_whiten": False, "view_fraction": 1.0,
+                              **values})
 
     @classmethod
     def from_stored_yaml(cls, path: str | Path) -> TrainConfig:

@@ -497,6 +497,7 @@ def finalize(run: RunDir, cfg: TrainConfig, model: Embedder, ds: ArrayDataset, t
         "epochs_completed": trainer.current_epoch if trainer is not None else None,
         "optimizer_steps": trainer.global_step if trainer is not None else None,
         "recalibrated_normalization": cfg.recalibrate,
+        "views": {"preset": model.views.preset, "view_fraction": cfg.view_fraction_for(model.views.preset)},
         "encoder_export": export_ok,
         "linear_probe_accuracy": None,
     }

@@ -31,6 +31,7 @@ class NINEModule(L.LightningModule):
         self.cfg = TrainConfig.from_stored(dict(config))
         views, encoder, nine = build_components(self.cfg, tuple(input_shape), kind)
         self.embedder = Embedder(views, encoder, nine)
+        self.view_fraction = self.cfg.view_fraction_for(views.preset)  # given, else the preset's
         # None for NINE (the default path below); otherwise the method's objective module
         self.objective = make_objective(self.cfg.method, self.cfg.dim, **self.cfg.method_params)
         self._t0: float | None = None
@@ -98,15 +99,15 @@ class NINEModule(L.LightningModule):
     def _encode_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder outputs of the two branches: view 1 is augmented; view 2 (the branch that gets
         the noise, whose law is matched) is the clean input when ``matched_view == "clean"``,
-        else a second augmented view. With ``view_fraction`` < 1 each pair is augmented with that
-        probability; the other pairs see the clean input in both branches. One encoder pass on both."""
+        else a second augmented view. With a view fraction < 1 (given, else the preset's) each
+        pair is augmented with that probability; the other pairs see the clean input in both branches. One encoder pass on both."""
         if self.cfg.matched_view == "clean":
             v1, v2 = self.views(x), self.views.eval_transform(x)
         else:
             v1, v2 = self.views.pair(x)
-        if self.cfg.view_fraction < 1.0:
+        if self.view_fraction < 1.0:
             clean = v2 if self.cfg.matched_view == "clean" else self.views.eval_transform(x)
-            v1, v2 = mix_pairs(v1, v2, clean, self.cfg.view_fraction)
+            v1, v2 = mix_pairs(v1, v2, clean, self.view_fraction)
         encoder = self.__dict__.get("_compiled_encoder") if self.training else None
         started = self.__dict__.get("_trial_step")
         if started is not None and started[0] == "eager":
