@@ -160,6 +160,19 @@ def test_unset_view_fraction_takes_the_presets() -> None:
     assert abs(augmented - 0.25) < 4 * math.sqrt(0.25 * 0.75 / 2000)
 
 
+def test_train_names_the_views_and_the_fraction_at_start(tmp_path) -> None:
+    from infomatch.training.engine import train
+
+    for given, expected in ((None, "views: digits preset, 25% of the pairs augmented (the preset's default; "
+                                   "--view-fraction sets it)"),
+                            (0.5, "views: digits preset, 50% of the pairs augmented")):
+        lines: list[str] = []
+        cfg = TrainConfig(dim=2, epochs=1, batch_size=256, progress="none", threads=1, view_fraction=given)
+        result = train(cfg, tmp_path / f"run{given}", log=lines.append)
+        assert [m for m in lines if m.startswith("views:")] == [expected]
+        assert result.metrics["views"] == {"preset": "digits", "view_fraction": 0.25 if given is None else given}
+
+
 def test_cosine_warmup_schedule() -> None:
     f = cosine_warmup(1000, 0.05)
     assert f(0) == pytest.approx(1 / 50) and f(49) == pytest.approx(1.0)

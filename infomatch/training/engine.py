@@ -329,6 +329,14 @@ def _start_files(plan: RunPlan) -> None:
                                 "command": sys.argv, **environment(cfg.threads), "precision": plan.precision.to_dict()})
 
 
+def _views_line(cfg: TrainConfig, module: Any) -> str:
+    """The start-up line naming the views preset and the fraction of pairs it augments."""
+    line = f"views: {module.views.preset} preset, {module.view_fraction:.0%} of the pairs augmented"
+    if cfg.view_fraction is None:
+        line += " (the preset's default; --view-fraction sets it)"
+    return line
+
+
 VALIDATE_EVERY_STEPS = 50
 
 
@@ -360,6 +368,7 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     say(f"precision: {precision.resolved} ({precision.reason})")
+    say(_views_line(cfg, module))
     if precision.slow_bf16 and precision.device == "cpu" and lead:
         say(_slow_bf16_warning(measure_bf16_ratio()))
     if not info["capacity_below_ceiling"]:
