@@ -169,8 +169,19 @@ def test_train_names_the_views_and_the_fraction_at_start(tmp_path) -> None:
         lines: list[str] = []
         cfg = TrainConfig(dim=2, epochs=1, batch_size=256, progress="none", threads=1, view_fraction=given)
         result = train(cfg, tmp_path / f"run{given}", log=lines.append)
+        used = 0.25 if given is None else given
         assert [m for m in lines if m.startswith("views:")] == [expected]
-        assert result.metrics["views"] == {"preset": "digits", "view_fraction": 0.25 if given is None else given}
+        assert result.metrics["views"] == {"preset": "digits", "view_fraction": used}
+        assert TrainConfig.from_stored_yaml(result.run_dir / "config.yaml").view_fraction == used  # recorded
+    # an unset fraction resumes with the stored one, whatever the preset's default is now
+    out = tmp_path / "runNone"
+    config = out / "config.yaml"
+    config.write_text(config.read_text().replace("view_fraction: 0.25", "view_fraction: 0.4"))
+    lines = []
+    result = train(TrainConfig(dim=2, epochs=2, batch_size=256, progress="none", threads=1), out, resume=True,
+                   log=lines.append)
+    assert result.metrics["epochs_completed"] == 2 and result.metrics["views"]["view_fraction"] == 0.4
+    assert "views: digits preset, 40% of the pairs augmented (the preset's default; --view-fraction sets it)" in lines
 
 
 def test_cosine_warmup_schedule() -> None:

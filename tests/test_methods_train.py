@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,8 @@ def test_method_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert not (tmp_path / "x").exists()
 
 
-def test_nine_config_unchanged_by_default() -> None:
-    cfg = TrainConfig(dim=8)
-    assert cfg.method == "nine" and cfg.method_params == {} and cfg.noise_scale == 1.0  # the advisor at d = 8
+def test_nine_is_the_default_method_and_others_train_without_noise() -> None:
+    cfg = TrainConfig()
+    assert cfg.method == "nine" and cfg.method_params == {}
+    assert cfg.noise_scale == pytest.approx(1 / math.sqrt(256 ** (1 / cfg.dim) - 1))  # capacity = log(256) / 2
     assert TrainConfig(method="plain").resolved().sigma == 0.0

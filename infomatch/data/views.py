@@ -197,7 +197,7 @@ def default_preset(kind: str, input_shape: Sequence[int]) -> str:
 
 #: Presets that augment only a fraction of the pairs by default (``--view-fraction`` unset); every
 #: other preset augments every pair. Measured in BENCHMARKS.md ("Today's defaults"): on the
-#: bundled digits a quarter of the pairs keeps a linear probe of 0.95-0.97 at d = 16 and passes
+#: bundled digits a quarter of the pairs keeps a linear probe of 0.94-0.97 at d = 16 and passes
 #: three of the battery's four families in most seeds; on MNIST a quarter costs 0.07 of probe
 #: (0.86 against 0.935) and passes no more families, so the mnist preset keeps every pair.
 VIEW_FRACTIONS: dict[str, float] = {"digits": 0.25}

@@ -197,7 +197,8 @@ def fit_decoder(z_train: torch.Tensor, x_train: torch.Tensor, z_val: torch.Tenso
     if resume:  # the stored config keeps the original duration unless this call changed it
         atomic_write_text(out / "config.json", json.dumps(header, indent=2, sort_keys=True) + "\n")
     run = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {"seed": cfg.seed}
-    run.update(status="finished", finished=time.time(), **({"resumed": True} if resume else {}))
+    run.update(status="finished", finished=time.time(), torch_threads=cfg.threads or torch.get_num_threads(),
+               **({"resumed": True} if resume else {}))
     atomic_write_text(out / "run.json", json.dumps(run, indent=2, sort_keys=True) + "\n")
     say(f"decoder: {out / DECODER_FILE} (held-out loss {metrics['heldout_loss']:.4g}, "
         f"held-out MSE {metrics['heldout_mse']:.4g})")

@@ -209,13 +209,13 @@ def run_entry(entry: RunEntry, out: str | Path, order: int, evaluate: dict[str, 
 def _check_existing(entries: list[RunEntry], out: Path) -> None:
     """Refuse before any run starts when a run directory holds a run of another config."""
     from infomatch.training.config import TrainConfig
-    from infomatch.training.engine import _resume_key
+    from infomatch.training.engine import _resume_key, with_stored_fraction
 
     for e in entries:
         cfg_path = out / e.run_id / "config.yaml"
         if e.posthoc is None and cfg_path.is_file():
             stored = TrainConfig.from_stored_yaml(cfg_path)
-            if _resume_key(stored) != _resume_key(e.config):
+            if _resume_key(stored) != _resume_key(with_stored_fraction(e.config, stored)):
                 raise SpecError(f"{out / e.run_id} holds a run of another config than entry {e.run_id}; choose another --out")
 
 

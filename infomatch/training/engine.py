@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 import signal
 import sys
 import threading
@@ -28,6 +29,7 @@ import torch
 from .._io import atomic_write_text
 from .._running import apply_eval_maps
 from ..data import ArrayDataset, load_dataset, split_indices
+from ..data.views import default_preset
 from ..distributed import local_only
 from ..errors import InputError, RunBusyError, RunInterrupted, user_input
 from .checkpoint import load_weights, save_weights
@@ -81,6 +83,7 @@ def prepare_run_dir(cfg: TrainConfig, out: str | Path, *, resume: bool, locked: 
         if not run.is_run():
             raise RunExistsError(f"--resume: {run.path} holds no run to resume (no config.yaml)")
         stored = TrainConfig.from_stored_yaml(run.config)
+        cfg = with_stored_fraction(cfg, stored)
         if _resume_key(stored) != _resume_key(cfg.resolved()):
             diff = [k for k, v in stored.to_dict().items() if cfg.resolved().to_dict()[k] != v and k not in _RESUMABLE]
             raise RunExistsError(f"--resume: {run.path} holds a run with a different config (differs in: {', '.join(diff)})")
@@ -114,6 +117,13 @@ def _epochs_completed(run: RunDir) -> int | None:
 # Options that may change on resume (how long, how loud, on what hardware) without making it
 # a different run.
 _RESUMABLE = {"epochs", "max_time", "progress", "threads", "accelerator", "devices", "num_nodes", "tensorboard"}
+
+
+def with_stored_fraction(cfg: TrainConfig, stored: TrainConfig) -> TrainConfig:
+    """``cfg`` with an unset ``view_fraction`` taken from the run ``stored`` (which records the
+    fraction it used), so that continuing or recognising that run does not depend on the views
+    preset's default of the day."""
+    return cfg.replace(view_fraction=stored.view_fraction) if cfg.view_fraction is None else cfg
 
 
 def _resume_key(cfg: TrainConfig) -> dict[str, Any]:
@@ -222,13 +232,25 @@ def plan_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             stored_train, stored_held = run.load_split()
             if not (np.array_equal(stored_train, train_idx) and np.array_equal(stored_held, held_idx)):
                 raise RunExistsError(f"--resume: the data {cfg.data!r} no longer gives the split stored in {run.path}")
+        fraction_from_preset = cfg.view_fraction is None
+        if fraction_from_preset:  # made explicit, so config.yaml records the fraction the run uses
+            cfg = cfg.replace(view_fraction=_unset_view_fraction(cfg, ds, run, resume))
         import lightning as L
 
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         module = NINEModule(cfg.to_dict(), ds.input_shape, ds.kind)
-        info = describe(cfg, module.nine, cfg.batch_size)
+        info = {**describe(cfg, module.nine, cfg.batch_size), "view_fraction_from_preset": fraction_from_preset}
         precision = resolve_precision(cfg.precision, cfg.accelerator)
     return RunPlan(cfg, run, resume, ds, train_idx, held_idx, module, info, lead, precision)
+
+
+def _unset_view_fraction(cfg: TrainConfig, ds: ArrayDataset, run: RunDir, resume: bool) -> float:
+    """The fraction of pairs augmented when ``view_fraction`` is not given: the stored one when
+    resuming, else the views preset's (the preset named, or the one the data's shape picks)."""
+    if resume and run.config.is_file():
+        return float(TrainConfig.from_stored_yaml(run.config).view_fraction)
+    preset = cfg.views if cfg.views != "auto" else default_preset(ds.kind, tuple(ds.input_shape))
+    return cfg.view_fraction_for(preset)
 
 
 _SIGINT_SEEN = threading.Event()
@@ -329,12 +351,19 @@ def _start_files(plan: RunPlan) -> None:
                                 "command": sys.argv, **environment(cfg.threads), "precision": plan.precision.to_dict()})
 
 
-def _views_line(cfg: TrainConfig, module: Any) -> str:
-    """The start-up line naming the views preset and the fraction of pairs it augments."""
-    line = f"views: {module.views.preset} preset, {module.view_fraction:.0%} of the pairs augmented"
-    if cfg.view_fraction is None:
-        line += " (the preset's default; --view-fraction sets it)"
-    return line
+def _views_line(preset: str, fraction: float, from_preset: bool) -> str:
+    """The start-up line naming the views preset and the fraction of pairs it augments.
+
+    Example:
+        >>> _views_line("digits", 0.25, True)
+        "views: digits preset, 25% of the pairs augmented (the preset's default; --view-fraction sets it)"
+        >>> _views_line("none", 1.0, True)
+        'views: none (no augmentation)'
+    """
+    if preset == "none":
+        return "views: none (no augmentation)"
+    line = f"views: {preset} preset, {100 * fraction:.3g}% of the pairs augmented"
+    return line + (" (the preset's default; --view-fraction sets it)" if from_preset else "")
 
 
 VALIDATE_EVERY_STEPS = 50
@@ -367,8 +396,10 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
     train_idx, held_idx, precision, lead = plan.train_idx, plan.held_idx, plan.precision, plan.lead
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+        if cfg.devices * cfg.num_nodes > 1:  # else Lightning's DDP launch resets it to cores / processes
+            os.environ["OMP_NUM_THREADS"] = str(cfg.threads)
     say(f"precision: {precision.resolved} ({precision.reason})")
-    say(_views_line(cfg, module))
+    say(_views_line(module.views.preset, module.view_fraction, info.get("view_fraction_from_preset", False)))
     if precision.slow_bf16 and precision.device == "cpu" and lead:
         say(_slow_bf16_warning(measure_bf16_ratio()))
     if not info["capacity_below_ceiling"]:
