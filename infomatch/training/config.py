@@ -75,9 +75,9 @@ class TrainConfig:
     the bound is asked to tell that very input from the rest; ``None``, the default, takes the
     views preset's fraction, :func:`~infomatch.data.views.default_view_fraction`: a quarter
     for ``digits``, every pair for the others; 1 is the usual self-supervised recipe),
-    ``symmetric`` (score both directions), ``queue`` (past negatives), ``lr_schedule`` / ``warmup`` (fraction of the
-    steps) and ``noise_warmup`` (fraction of the steps over which the noise grows from 0 to
-    its target).
+    ``symmetric`` (score both directions), ``queue`` (past negatives), ``lr_schedule`` /
+    ``warmup`` (fraction of the steps) and ``noise_warmup`` (fraction of the steps over which
+    the noise grows from 0 to its target).
     ``bound_params`` are options of the bound (``self_weight`` of ``infonce``, see
     :class:`~infomatch.bounds.InfoNCEBound`), as ``critic_params`` are the critic's.
     ``method`` picks the objective (:mod:`infomatch.methods`; ``nine`` by default); the other

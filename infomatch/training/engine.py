@@ -29,7 +29,6 @@ import torch
 from .._io import atomic_write_text
 from .._running import apply_eval_maps
 from ..data import ArrayDataset, load_dataset, split_indices
-from ..data.views import default_preset
 from ..distributed import local_only
 from ..errors import InputError, RunBusyError, RunInterrupted, user_input
 from .checkpoint import load_weights, save_weights
@@ -233,24 +232,16 @@ def plan_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             if not (np.array_equal(stored_train, train_idx) and np.array_equal(stored_held, held_idx)):
                 raise RunExistsError(f"--resume: the data {cfg.data!r} no longer gives the split stored in {run.path}")
         fraction_from_preset = cfg.view_fraction is None
-        if fraction_from_preset:  # made explicit, so config.yaml records the fraction the run uses
-            cfg = cfg.replace(view_fraction=_unset_view_fraction(cfg, ds, run, resume))
+        if resume:
+            cfg = with_stored_fraction(cfg, TrainConfig.from_stored_yaml(run.config))
         import lightning as L
 
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         module = NINEModule(cfg.to_dict(), ds.input_shape, ds.kind)
+        cfg = cfg.replace(view_fraction=module.view_fraction)  # as resolved by the module: config.yaml records it
         info = {**describe(cfg, module.nine, cfg.batch_size), "view_fraction_from_preset": fraction_from_preset}
         precision = resolve_precision(cfg.precision, cfg.accelerator)
     return RunPlan(cfg, run, resume, ds, train_idx, held_idx, module, info, lead, precision)
-
-
-def _unset_view_fraction(cfg: TrainConfig, ds: ArrayDataset, run: RunDir, resume: bool) -> float:
-    """The fraction of pairs augmented when ``view_fraction`` is not given: the stored one when
-    resuming, else the views preset's (the preset named, or the one the data's shape picks)."""
-    if resume and run.config.is_file():
-        return float(TrainConfig.from_stored_yaml(run.config).view_fraction)
-    preset = cfg.views if cfg.views != "auto" else default_preset(ds.kind, tuple(ds.input_shape))
-    return cfg.view_fraction_for(preset)
 
 
 _SIGINT_SEEN = threading.Event()
@@ -399,7 +390,7 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
         if cfg.devices * cfg.num_nodes > 1:  # else Lightning's DDP launch resets it to cores / processes
             os.environ["OMP_NUM_THREADS"] = str(cfg.threads)
     say(f"precision: {precision.resolved} ({precision.reason})")
-    say(_views_line(module.views.preset, module.view_fraction, info.get("view_fraction_from_preset", False)))
+    say(_views_line(module.views.preset, module.view_fraction, info["view_fraction_from_preset"]))
     if precision.slow_bf16 and precision.device == "cpu" and lead:
         say(_slow_bf16_warning(measure_bf16_ratio()))
     if not info["capacity_below_ceiling"]:

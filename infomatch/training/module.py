@@ -27,11 +27,14 @@ class NINEModule(L.LightningModule):
 
     def __init__(self, config: dict[str, Any], input_shape: tuple[int, ...] | list[int], kind: str) -> None:
         super().__init__()
-        self.save_hyperparameters({"config": dict(config), "input_shape": list(input_shape), "kind": kind})
-        self.cfg = TrainConfig.from_stored(dict(config))
-        views, encoder, nine = build_components(self.cfg, tuple(input_shape), kind)
+        cfg = TrainConfig.from_stored(dict(config))
+        views, encoder, nine = build_components(cfg, tuple(input_shape), kind)
+        # the fraction of pairs augmented made explicit (given, else the views preset's), so the
+        # config and the checkpoint's hyperparameters record what the run uses
+        self.cfg = cfg.replace(view_fraction=cfg.view_fraction_for(views.preset))
+        self.save_hyperparameters({"config": {**dict(config), "view_fraction": self.cfg.view_fraction},
+                                   "input_shape": list(input_shape), "kind": kind})
         self.embedder = Embedder(views, encoder, nine)
-        self.view_fraction = self.cfg.view_fraction_for(views.preset)  # given, else the preset's
         # None for NINE (the default path below); otherwise the method's objective module
         self.objective = make_objective(self.cfg.method, self.cfg.dim, **self.cfg.method_params)
         self._t0: float | None = None
@@ -40,6 +43,11 @@ class NINEModule(L.LightningModule):
         self._epoch_steps = 0
 
     # convenient handles
+    @property
+    def view_fraction(self) -> float:
+        """The fraction of each batch's pairs that get augmented views."""
+        return float(self.cfg.view_fraction)
+
     @property
     def views(self) -> torch.nn.Module:
         return self.embedder.views
@@ -100,7 +108,8 @@ class NINEModule(L.LightningModule):
         """Encoder outputs of the two branches: view 1 is augmented; view 2 (the branch that gets
         the noise, whose law is matched) is the clean input when ``matched_view == "clean"``,
         else a second augmented view. With a view fraction < 1 (given, else the preset's) each
-        pair is augmented with that probability; the other pairs see the clean input in both branches. One encoder pass on both."""
+        pair is augmented with that probability; the other pairs see the clean input in both
+        branches. One encoder pass on both."""
         if self.cfg.matched_view == "clean":
             v1, v2 = self.views(x), self.views.eval_transform(x)
         else:
