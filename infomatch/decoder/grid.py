@@ -3,7 +3,7 @@
 Example:
     >>> import numpy as np
     >>> image_grid(np.zeros((6, 1, 8, 8)), cols=3).shape
-    (18, 26)
+    (19, 28)
     >>> grid_png(np.zeros((4, 1, 8, 8)))[:4] == b"\\x89PNG"
     True
 """

@@ -283,7 +283,7 @@ class CompileTrial:
         ...         _ = trial.record(trial.mode(), t_eager)
         ...     _ = trial.record(trial.mode(), t_comp)
         >>> trial.decided, trial.mode(), round(trial.speedup, 2)
-        (True, 'eager', 0.52)
+        (True, 'eager', 0.51)
     """
 
     def __init__(self, warmup: int = 3, trials: int = 3) -> None:
