@@ -5,7 +5,8 @@ Precedence: built-in defaults < ``--config file.yaml`` < command-line flags. Wit
 
 Example:
     $ infomatch train                                   # digits, Gaussian prior, ~1 minute
-    $ infomatch train --data data/mnist --dim 16 --batch-size 512 --epochs 80
+    $ infomatch train --data data/mnist --dim 16 --batch-size 512 --epochs 80 \
+    >     --capacity-fraction 0.25 --final-whiten --precision 32   # ~5 minutes on 2 cores
     $ infomatch train --out runs/a --resume             # continue an interrupted run
 """
 
