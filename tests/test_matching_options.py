@@ -181,7 +181,7 @@ def test_train_names_the_views_and_the_fraction_at_start(tmp_path) -> None:
     result = train(TrainConfig(dim=2, epochs=2, batch_size=256, progress="none", threads=1), out, resume=True,
                    log=lines.append)
     assert result.metrics["epochs_completed"] == 2 and result.metrics["views"]["view_fraction"] == 0.4
-    assert "views: digits preset, 40% of the pairs augmented (the preset's default; --view-fraction sets it)" in lines
+    assert "views: digits preset, 40% of the pairs augmented (as stored in the resumed run)" in lines
 
 
 def test_cosine_warmup_schedule() -> None:

@@ -231,7 +231,7 @@ def plan_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
             stored_train, stored_held = run.load_split()
             if not (np.array_equal(stored_train, train_idx) and np.array_equal(stored_held, held_idx)):
                 raise RunExistsError(f"--resume: the data {cfg.data!r} no longer gives the split stored in {run.path}")
-        fraction_from_preset = cfg.view_fraction is None
+        fraction_source = "given" if cfg.view_fraction is not None else "stored" if resume else "preset"
         if resume:
             cfg = with_stored_fraction(cfg, TrainConfig.from_stored_yaml(run.config))
         import lightning as L
@@ -239,7 +239,7 @@ def plan_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False,
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         module = NINEModule(cfg.to_dict(), ds.input_shape, ds.kind)
         cfg = cfg.replace(view_fraction=module.view_fraction)  # as resolved by the module: config.yaml records it
-        info = {**describe(cfg, module.nine, cfg.batch_size), "view_fraction_from_preset": fraction_from_preset}
+        info = {**describe(cfg, module.nine, cfg.batch_size), "view_fraction_source": fraction_source}
         precision = resolve_precision(cfg.precision, cfg.accelerator)
     return RunPlan(cfg, run, resume, ds, train_idx, held_idx, module, info, lead, precision)
 
@@ -342,19 +342,24 @@ def _start_files(plan: RunPlan) -> None:
                                 "command": sys.argv, **environment(cfg.threads), "precision": plan.precision.to_dict()})
 
 
-def _views_line(preset: str, fraction: float, from_preset: bool) -> str:
-    """The start-up line naming the views preset and the fraction of pairs it augments.
+def _views_line(preset: str, fraction: float, source: str) -> str:
+    """The start-up line naming the views preset and the fraction of pairs it augments, and where
+    that fraction came from: ``given`` (``--view-fraction``), ``preset`` (its default) or ``stored``
+    (an unset fraction on resume takes the resumed run's).
 
     Example:
-        >>> _views_line("digits", 0.25, True)
+        >>> _views_line("digits", 0.25, "preset")
         "views: digits preset, 25% of the pairs augmented (the preset's default; --view-fraction sets it)"
-        >>> _views_line("none", 1.0, True)
+        >>> _views_line("digits", 0.4, "stored")
+        'views: digits preset, 40% of the pairs augmented (as stored in the resumed run)'
+        >>> _views_line("none", 1.0, "preset")
         'views: none (no augmentation)'
     """
     if preset == "none":
         return "views: none (no augmentation)"
-    line = f"views: {preset} preset, {100 * fraction:.3g}% of the pairs augmented"
-    return line + (" (the preset's default; --view-fraction sets it)" if from_preset else "")
+    notes = {"given": "", "preset": " (the preset's default; --view-fraction sets it)",
+             "stored": " (as stored in the resumed run)"}
+    return f"views: {preset} preset, {100 * fraction:.3g}% of the pairs augmented" + notes[source]
 
 
 VALIDATE_EVERY_STEPS = 50
@@ -390,7 +395,7 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
         if cfg.devices * cfg.num_nodes > 1:  # else Lightning's DDP launch resets it to cores / processes
             os.environ["OMP_NUM_THREADS"] = str(cfg.threads)
     say(f"precision: {precision.resolved} ({precision.reason})")
-    say(_views_line(module.views.preset, module.view_fraction, info["view_fraction_from_preset"]))
+    say(_views_line(module.views.preset, module.view_fraction, info["view_fraction_source"]))
     if precision.slow_bf16 and precision.device == "cpu" and lead:
         say(_slow_bf16_warning(measure_bf16_ratio()))
     if not info["capacity_below_ceiling"]:
