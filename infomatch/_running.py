@@ -10,7 +10,8 @@ can end with :class:`~infomatch.gaussianize.Gaussianize` (``gaussianize=True``),
 normalized coordinate to N(0, 1) through its empirical CDF, and then with
 :class:`~infomatch.radialize.Radialize` (``radialize=True``), which maps each row's norm to the
 chi(d) law and keeps its direction, and then with a :class:`~infomatch.whiten.Whiten`
-(``final_whiten=True``) of the stages' output, whose covariance they leave near but not at ``I``.
+(``final_whiten=True``; Cholesky or ZCA, ``final_whiten_method``) of the stages' output, whose
+covariance they leave near but not at ``I``.
 Their distributed twins add :class:`~infomatch.distributed.collectives.GlobalBatchStats`.
 
 Example:
@@ -63,7 +64,8 @@ class RunningNormalization(nn.Module):
 
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
                  momentum: float | None = 0.1, eps: float = 1e-5, gaussianize: bool = False,
-                 radialize: bool = False, final_whiten: bool = False) -> None:
+                 radialize: bool = False, final_whiten: bool = False,
+                 final_whiten_method: str = "cholesky") -> None:
         super().__init__()
         for name, flag in (("gaussianize", gaussianize), ("radialize", radialize), ("final_whiten", final_whiten)):
             if not isinstance(flag, bool):
@@ -81,12 +83,11 @@ class RunningNormalization(nn.Module):
         # optional stage after it: each row's norm mapped to chi(d), its direction kept
         self.radial = Radialize(dim, momentum=momentum) if radialize else None
         # optional last stage: the stages' output whitened again (they keep each variance at 1 but
-        # move the correlations); Cholesky, batch statistics in training, running ones in evaluation
-        self.final = None
-        if final_whiten:
-            from infomatch.whiten import Whiten  # whiten.py builds on this module
+        # move the correlations); Cholesky or ZCA, batch statistics in training, running ones in evaluation
+        from infomatch.whiten import WHITEN_METHODS, Whiten  # whiten.py builds on this module
 
-            self.final = Whiten(dim, momentum=momentum)
+        check_choice("final_whiten_method", final_whiten_method, WHITEN_METHODS)
+        self.final = Whiten(dim, momentum=momentum, method=final_whiten_method) if final_whiten else None
 
     def _identity(self) -> Tensor:
         raise NotImplementedError

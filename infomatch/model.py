@@ -148,10 +148,12 @@ class NINE(nn.Module):
         radialize: end the normalization (after ``gaussianize``) with
             :class:`~infomatch.radialize.Radialize`: each row's norm mapped to the chi(d) law through
             its empirical CDF, its direction kept.
-        final_whiten: end the normalization (after the stages above) with a Cholesky
+        final_whiten: end the normalization (after the stages above) with a
             :class:`~infomatch.whiten.Whiten` of their output: the stages keep each variance at 1
             but not the correlations; this sets the covariance back to ``I`` (batch statistics in
             training, running ones in evaluation).
+        final_whiten_method: that whitening's matrix, ``"cholesky"`` or ``"zca"`` (the whitening
+            closest to the identity: each coordinate moves least from the stages' N(0, 1) law).
         queue: size of a memory of past noisy view-2 representations used as extra negatives
             (one process only); the InfoNCE ceiling becomes ``log(B + queue)``.
     """
@@ -176,6 +178,7 @@ class NINE(nn.Module):
         gaussianize: bool = False,
         radialize: bool = False,
         final_whiten: bool = False,
+        final_whiten_method: str = "cholesky",
     ) -> None:
         super().__init__()
         self.dim = check_positive_int("dim", dim)
@@ -217,10 +220,11 @@ class NINE(nn.Module):
         if self.normalization == "whiten":
             self.normalize: SyncNormalize | SyncWhiten = SyncWhiten(
                 dim, mode=base, squash=squash, momentum=momentum, method=whiten_method, gaussianize=gaussianize,
-                radialize=radialize, final_whiten=final_whiten)
+                radialize=radialize, final_whiten=final_whiten, final_whiten_method=final_whiten_method)
         else:
             self.normalize = SyncNormalize(dim, mode=base, squash=squash, momentum=momentum, gaussianize=gaussianize,
-                                           radialize=radialize, final_whiten=final_whiten)
+                                           radialize=radialize, final_whiten=final_whiten,
+                                           final_whiten_method=final_whiten_method)
         self.register_buffer("queue", torch.zeros(0, dim), persistent=False)
         self.noise = NoiseInjection(kind=base, scale=scale)
         self.critic = make_critic(critic, dim, **self.critic_kwargs)
@@ -261,6 +265,7 @@ class NINE(nn.Module):
             "gaussianize": self.normalize.marginal is not None,
             "radialize": self.normalize.radial is not None,
             "final_whiten": self.normalize.final is not None,
+            "final_whiten_method": self.normalize.final.method if self.normalize.final is not None else "cholesky",
         }
 
     def representation(self, h: Tensor) -> Tensor:

@@ -70,9 +70,11 @@ class Normalize(RunningNormalization):
         gaussianize: bool = False,
         radialize: bool = False,
         final_whiten: bool = False,
+        final_whiten_method: str = "cholesky",
     ) -> None:
         super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, gaussianize=gaussianize,
-                         radialize=radialize, final_whiten=final_whiten)
+                         radialize=radialize, final_whiten=final_whiten,
+                         final_whiten_method=final_whiten_method)
 
     def _identity(self) -> Tensor:
         return torch.ones(self.dim)

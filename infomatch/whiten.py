@@ -14,8 +14,11 @@ Two whitening matrices:
 - ``"cholesky"`` (default; W-MSE, Ermolov et al. 2021): ``W = L^{-1}`` with
   ``Sigma + eps I = L L^T``; a triangular solve, numerically stable gradients.
 - ``"zca"`` (decorrelated batch norm, Huang et al. 2018): ``W = U diag(lambda)^{-1/2} U^T``,
-  the whitening closest to the identity; its gradient goes through ``eigh`` and is unstable
-  when two eigenvalues nearly coincide.
+  the whitening closest to the identity (each output coordinate moves least from its input).
+  Its gradient is not ``eigh``'s, which divides by ``lambda_i - lambda_j`` and blows up when
+  two eigenvalues nearly coincide (as they do for a covariance near ``I``): it is
+  :func:`inverse_sqrt_psd`'s, the Daleckii-Krein formula whose divided differences of
+  ``lambda^{-1/2}`` have a closed form with no such division.
 
 Uniform mode squashes the whitened value into ``[0, 1]`` with the normal CDF (default) or the
 sigmoid, as ``Normalize`` does. Statistics are computed in float32 or wider. ``forward(h,
@@ -41,9 +44,49 @@ from infomatch._checks import check_choice
 from infomatch._precision import widened
 from infomatch._running import RunningNormalization
 
-__all__ = ["WHITEN_METHODS", "Whiten", "whitening_matrix"]
+__all__ = ["WHITEN_METHODS", "Whiten", "inverse_sqrt_psd", "whitening_matrix"]
 
 WHITEN_METHODS = ("cholesky", "zca")
+
+
+class _InverseSqrtPSD(torch.autograd.Function):
+    """``A^{-1/2}`` of a symmetric positive definite ``A``, with a stable backward pass."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, floor: float) -> Tensor:  # type: ignore[override]
+        evals, evecs = torch.linalg.eigh(a)
+        roots = evals.clamp_min(floor).sqrt()
+        ctx.save_for_backward(roots, evecs)
+        return (evecs / roots) @ evecs.T
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        roots, evecs = ctx.saved_tensors
+        # Daleckii-Krein: dF = U (K * (U^T dA U)) U^T with K_ij the divided difference of
+        # f(l) = l^{-1/2} at (l_i, l_j): -1 / (s_i s_j (s_i + s_j)), s = sqrt(l); on the
+        # diagonal it is f'(l_i) = -1 / (2 s_i^3). No division by l_i - l_j.
+        k = -1.0 / (roots[:, None] * roots[None, :] * (roots[:, None] + roots[None, :]))
+        inner = evecs.T @ ((grad + grad.T) / 2) @ evecs
+        return evecs @ (k * inner) @ evecs.T, None
+
+
+def inverse_sqrt_psd(a: Tensor, floor: float = 0.0) -> Tensor:
+    """The symmetric inverse square root ``A^{-1/2}`` of a symmetric positive definite matrix,
+    eigenvalues clamped below at ``floor``; differentiable, with a gradient that stays finite
+    when eigenvalues coincide (``A = I`` included). The gradient treats ``A`` as symmetric.
+
+    Example:
+        >>> import torch
+        >>> a = torch.tensor([[4.0, 2.0], [2.0, 3.0]], dtype=torch.float64)
+        >>> w = inverse_sqrt_psd(a)
+        >>> torch.allclose(w @ a @ w, torch.eye(2, dtype=torch.float64))
+        True
+        >>> eye = torch.eye(3, dtype=torch.float64, requires_grad=True)
+        >>> inverse_sqrt_psd(eye).sum().backward()
+        >>> eye.grad.diagonal().tolist()
+        [-0.5, -0.5, -0.5]
+    """
+    return _InverseSqrtPSD.apply(a, floor)
 
 
 def whitening_matrix(cov: Tensor, method: str = "cholesky", eps: float = 1e-5) -> Tensor:
@@ -64,8 +107,7 @@ def whitening_matrix(cov: Tensor, method: str = "cholesky", eps: float = 1e-5) -
     if method == "cholesky":
         chol = torch.linalg.cholesky(reg)
         return torch.linalg.solve_triangular(chol, eye, upper=False)
-    evals, evecs = torch.linalg.eigh(reg)
-    return (evecs * evals.clamp_min(eps).rsqrt()) @ evecs.T
+    return inverse_sqrt_psd(reg, eps)
 
 
 class Whiten(RunningNormalization):
@@ -90,9 +132,9 @@ class Whiten(RunningNormalization):
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr",
                  momentum: float | None = 0.1, eps: float = 1e-5, method: str = "cholesky",
                  gaussianize: bool = False, radialize: bool = False,
-                 final_whiten: bool = False) -> None:
+                 final_whiten: bool = False, final_whiten_method: str = "cholesky") -> None:
         super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, gaussianize=gaussianize,
-                         radialize=radialize, final_whiten=final_whiten)
+                         radialize=radialize, final_whiten=final_whiten, final_whiten_method=final_whiten_method)
         self.method = check_choice("method", method, WHITEN_METHODS)
 
     def _identity(self) -> Tensor:

@@ -41,6 +41,8 @@ WHITEN_CASES = [
     {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True, "radialize": True},
     {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True, "radialize": True,
      "final_whiten": True},
+    {"mode": "gaussian", "momentum": 0.1, "method": "cholesky", "gaussianize": True, "radialize": True,
+     "final_whiten": True, "final_whiten_method": "zca"},
 ]
 
 
@@ -112,7 +114,8 @@ def whiten_case(i: int) -> tuple[Any, list[tuple[torch.Tensor, torch.Tensor]]]:
     case = WHITEN_CASES[i]
     norm = SyncWhiten(4, mode=case["mode"], momentum=case["momentum"], method=case["method"],
                       gaussianize=case.get("gaussianize", False), radialize=case.get("radialize", False),
-                      final_whiten=case.get("final_whiten", False)).double()
+                      final_whiten=case.get("final_whiten", False),
+                      final_whiten_method=case.get("final_whiten_method", "cholesky")).double()
     g = torch.Generator().manual_seed(70 + i)
     mix = torch.randn(4, 4, generator=g, dtype=torch.float64) + 2 * torch.eye(4, dtype=torch.float64)
     batches = []

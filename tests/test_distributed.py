@@ -306,7 +306,8 @@ def test_sync_whiten_matches_one_process(spawned: list[dict[str, Any]], case: in
     ref = worker.run_norm(Whiten(4, mode=spec["mode"], momentum=spec["momentum"], method=spec["method"],
                                  gaussianize=spec.get("gaussianize", False),
                                  radialize=spec.get("radialize", False),
-                                 final_whiten=spec.get("final_whiten", False)).double(),
+                                 final_whiten=spec.get("final_whiten", False),
+                                 final_whiten_method=spec.get("final_whiten_method", "cholesky")).double(),
                           batches, buffers=worker.WHITEN_BUFFERS)
     n = 2 * worker.BATCH // worker.WORLD
     for r, res in enumerate(spawned):

@@ -68,9 +68,12 @@ def add_parser(sub: Any) -> None:
                    "otherwise squeezes into a shell; default: on for the Gaussian base, off for the uniform one")
     m.add_argument("--final-whiten", dest="final_whiten", action=argparse.BooleanOptionalAction,
                    help="end the normalization (after --gaussianize/--radialize) by whitening their output again "
-                   "(Cholesky, batch statistics in training, running ones from the clean training set in "
+                   "(--final-whiten-method; batch statistics in training, running ones from the clean training set in "
                    "evaluation): the stages keep each variance at 1 but not the correlations; default off")
     m.add_argument("--whiten-method", dest="whiten_method", choices=("cholesky", "zca"), help="default cholesky")
+    m.add_argument("--final-whiten-method", dest="final_whiten_method", choices=("cholesky", "zca"),
+                   help="the matrix of --final-whiten: cholesky (default) or zca, the whitening closest to the "
+                   "identity, which moves each coordinate least from its N(0, 1) law")
     m.add_argument("--matched-view", dest="matched_view", choices=("clean", "augmented"),
                    help="input of the noised branch, whose law is matched: clean (default; the law of the "
                    "embeddings you get) or augmented (a second augmented view, the paper's protocol)")

@@ -57,9 +57,11 @@ class SyncWhiten(GlobalBatchStats, Whiten):
 
     def __init__(self, dim: int, mode: str = "gaussian", squash: str = "ndtr", momentum: float | None = 0.1,
                  eps: float = 1e-5, method: str = "cholesky", gaussianize: bool = False, radialize: bool = False,
-                 final_whiten: bool = False, *, sync: bool = True, group: Any = None) -> None:
+                 final_whiten: bool = False, final_whiten_method: str = "cholesky", *, sync: bool = True,
+                 group: Any = None) -> None:
         super().__init__(dim, mode=mode, squash=squash, momentum=momentum, eps=eps, method=method,
-                         gaussianize=gaussianize, radialize=radialize, final_whiten=final_whiten)
+                         gaussianize=gaussianize, radialize=radialize, final_whiten=final_whiten,
+                         final_whiten_method=final_whiten_method)
         self._init_sync(sync, group)
 
     global_stats = staticmethod(global_batch_cov)

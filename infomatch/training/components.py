@@ -57,6 +57,7 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
         gaussianize=cfg.uses_gaussianize,
         radialize=cfg.uses_radialize,
         final_whiten=cfg.uses_final_whiten,
+        final_whiten_method=cfg.final_whiten_method,
     )
     return views, encoder, nine
 

@@ -65,7 +65,7 @@ class TrainConfig:
     paper's per-coordinate standardization), ``gaussianize`` (end the normalization by mapping
     each coordinate to N(0, 1) through its empirical CDF, :mod:`infomatch.gaussianize`),
     ``radialize`` (then map each row's norm to the chi(d) law, keeping its direction,
-    :mod:`infomatch.radialize`), ``final_whiten`` (then whiten the stages' output again),
+    :mod:`infomatch.radialize`), ``final_whiten`` (then whiten the stages' output again; ``final_whiten_method``: cholesky or zca),
     ``matched_view`` (``clean``: the noised branch
     sees the clean input, so the law that is matched is the law of the embeddings a user
     gets; ``augmented``: both branches see augmented views, the paper's protocol),
@@ -105,6 +105,7 @@ class TrainConfig:
     gaussianize: bool | None = None
     radialize: bool | None = None
     final_whiten: bool | None = None
+    final_whiten_method: str = "cholesky"
     matched_view: str = "clean"
     symmetric: bool = False
     queue: int = 0
@@ -174,6 +175,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("whiten_method", self.whiten_method, WHITEN_METHODS)
+        check_choice("final_whiten_method", self.final_whiten_method, WHITEN_METHODS)
         check_choice("matched_view", self.matched_view, MATCHED_VIEWS)
         if self.gaussianize is not None and not isinstance(self.gaussianize, bool):
             raise ValueError(f"gaussianize must be true, false or null (auto); got {self.gaussianize!r}")
@@ -325,11 +327,12 @@ class TrainConfig:
     def from_stored(cls, values: dict[str, Any]) -> TrainConfig:
         """The config a run stored (resolved). Runs written before the ``gaussianize``,
         ``radialize`` or ``final_whiten`` option existed trained without it, so a missing key
-        means false, not auto; runs written before ``view_fraction`` existed augmented every pair."""
+        means false, not auto; runs written before ``view_fraction`` existed augmented every pair,
+        and those written before ``final_whiten_method`` existed whitened with Cholesky."""
         if not isinstance(values, dict):
             raise ValueError(f"a config must be a mapping of option names to values; got {type(values).__name__}")
         return cls.from_dict({"gaussianize": False, "radialize": False, "final_whiten": False, "view_fraction": 1.0,
-                              **values})
+                              "final_whiten_method": "cholesky", **values})
 
     @classmethod
     def from_stored_yaml(cls, path: str | Path) -> TrainConfig:
