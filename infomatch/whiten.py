@@ -73,7 +73,8 @@ class _InverseSqrtPSD(torch.autograd.Function):
 def inverse_sqrt_psd(a: Tensor, floor: float = 0.0) -> Tensor:
     """The symmetric inverse square root ``A^{-1/2}`` of a symmetric positive definite matrix,
     eigenvalues clamped below at ``floor``; differentiable, with a gradient that stays finite
-    when eigenvalues coincide (``A = I`` included). The gradient treats ``A`` as symmetric.
+    when eigenvalues coincide (``A = I`` included). The gradient treats ``A`` as symmetric; for an
+    eigenvalue under ``floor`` it is that of ``lambda^{-1/2}`` at ``floor`` (not the clamp's zero).
 
     Example:
         >>> import torch

@@ -27,6 +27,7 @@ OPTIONS = ("gaussianize", "radialize", "final_whiten")
     {"gaussianize": True, "radialize": True},
     {"gaussianize": True, "radialize": True, "final_whiten": True},
     {"gaussianize": False, "radialize": False, "final_whiten": True},
+    {"gaussianize": True, "radialize": True, "final_whiten": True, "final_whiten_method": "zca"},
 ])
 def test_exported_encoder_applies_the_stages(options: dict, tmp_path) -> None:
     torch.manual_seed(9)
