@@ -3,7 +3,8 @@
 A run trained with ``--final-whiten`` (Cholesky, the default ``--final-whiten-method``) stores
 the final stage's running mean ``m`` and covariance ``C`` (set from the clean training outputs by
 the recalibration) and its held-out embeddings ``y = L^{-1} (x - m)``, ``L L^T = C + eps I``. This
-script recovers the stage's input ``x = L y + m`` and whitens it again with the symmetric inverse
+script rebuilds the run's model (``load_model``), recovers the stage's centred input
+``x - m = L y`` and whitens it again with the symmetric inverse
 square root of the same ``C + eps I`` (ZCA, the whitening closest to the identity), then runs the
 battery on both. Same encoder, same statistics: only the rotation of the final whitening
 differs, so it isolates what the choice of matrix does to the per-coordinate laws; a run trained
@@ -20,13 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from infomatch.metrics.battery import dm_battery
-from infomatch.training.config import TrainConfig
+from infomatch.training.engine import load_model
 from infomatch.whiten import whitening_matrix
-
-KEY = "nine.normalize.final."
 
 
 def _families(z: np.ndarray) -> dict[str, object]:
@@ -37,20 +35,19 @@ def _families(z: np.ndarray) -> dict[str, object]:
             "ad_fisher_p": st["marginals.ad_fisher_p"]["value"]}
 
 
-def swap(run: Path) -> dict[str, object]:
+def swap(run: Path) -> dict[str, dict[str, object]]:
     """The battery on a run's held-out embeddings as stored (Cholesky) and re-whitened with ZCA."""
-    state = load_file(str(run / "model.safetensors"))
-    if KEY + "running_cov" not in state:
-        raise SystemExit(f"{run}: not trained with --final-whiten (no {KEY}running_cov)")
-    method = TrainConfig.from_stored_yaml(run / "config.yaml").final_whiten_method
-    if method != "cholesky":
-        raise SystemExit(f"{run}: its final whitening is {method!r}, not 'cholesky'")
-    mean = state[KEY + "running_mean"].double()
-    cov = state[KEY + "running_cov"].double()
-    chol, zca = whitening_matrix(cov, "cholesky"), whitening_matrix(cov, "zca")
+    _, model, _ = load_model(run)
+    final = model.nine.normalize.final
+    if final is None:
+        raise SystemExit(f"{run}: not trained with --final-whiten")
+    if final.method != "cholesky":
+        raise SystemExit(f"{run}: its final whitening is {final.method!r}, not 'cholesky'")
+    cov = final.running_cov.double()
+    w_chol, w_zca = whitening_matrix(cov, "cholesky", final.eps), whitening_matrix(cov, "zca", final.eps)
     y = torch.from_numpy(np.load(run / "embeddings" / "heldout.npy")).double()
-    x = torch.linalg.solve(chol, y.T).T + mean
-    return {"run": str(run), "cholesky": _families((x - mean) @ chol.T), "zca": _families((x - mean) @ zca.T)}
+    centred = torch.linalg.solve(w_chol, y.T).T  # the stage's input minus its running mean
+    return {"cholesky": _families(y.numpy()), "zca": _families((centred @ w_zca.T).numpy())}
 
 
 def main() -> None:
