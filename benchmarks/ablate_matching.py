@@ -92,6 +92,14 @@ DEFAULT_ROWS: dict[str, list[str]] = {
     "d = 16, every pair augmented": ["--view-fraction", "1"],
     "d = 16, view fraction 0.5": ["--view-fraction", "0.5"],
     "d = 16, view fraction 0.1": ["--view-fraction", "0.1"],
+    # the critic (default: -|s_a a - s_b b|^2 / (2 t), learned scales and temperature) and the encoder's width
+    "critic: cosine, temperature 0.1 (d = 16, view fraction 0.25)": [
+        "--critic-param", "similarity=cosine", "--critic-param", "temperature=0.1"],
+    "critic: dot product, learned temperature (d = 16, view fraction 0.25)": [
+        "--critic-param", "similarity=dot", "--critic-param", "learn_temperature=true"],
+    "critic: bilinear (d = 16, view fraction 0.25)": ["--critic", "bilinear"],
+    "encoder width 0.5 (d = 16, view fraction 0.25)": ["--encoder-width", "0.5"],
+    "encoder width 2 (d = 16, view fraction 0.25)": ["--encoder-width", "2"],
 }
 ROWS: dict[str, list[str]] = {**{name: [*D8, *opts] for name, opts in _D8_ROWS.items()}, **DEFAULT_ROWS}
 FAMILIES = ("marginals", "moments", "slices", "joint")

@@ -171,7 +171,7 @@ def make_encoder(name: str, input_shape: Sequence[int], dim: int, **kwargs: obje
     """Build the encoder ``name`` (``mlp``, ``convnet``, ``resnet18``) for inputs ``input_shape``.
 
     Extra keyword arguments go to the class: ``hidden`` for the MLP, ``channels`` for the
-    ConvNet, ``width`` for ResNet-18.
+    ConvNet, ``width`` for ResNet-18 (:func:`width_kwargs` scales all three at once).
 
     Example:
         >>> make_encoder("mlp", (10,), dim=3)(torch.rand(5, 10)).shape
@@ -180,6 +180,37 @@ def make_encoder(name: str, input_shape: Sequence[int], dim: int, **kwargs: obje
     check_choice("name", name, ENCODERS)
     cls = {"mlp": MLPEncoder, "convnet": ConvNetEncoder, "resnet18": ResNet18Encoder}[name]
     return cls(input_shape, dim, **kwargs)  # type: ignore[arg-type]
+
+
+#: the layer widths each encoder is built with at ``width = 1`` (see :func:`width_kwargs`)
+BASE_WIDTHS: dict[str, dict[str, tuple[int, ...] | int]] = {
+    "mlp": {"hidden": (512, 512)},
+    "convnet": {"channels": (32, 64, 128)},
+    "resnet18": {"width": 64},
+}
+
+
+def width_kwargs(name: str, width: float) -> dict[str, tuple[int, ...] | int]:
+    """Keyword arguments of :func:`make_encoder` that scale every layer width of the encoder
+    ``name`` by ``width`` (rounded, at least 1): the MLP's hidden sizes, the ConvNet's channels,
+    ResNet-18's base width. ``width = 1`` gives the encoder's defaults.
+
+    Example:
+        >>> width_kwargs("mlp", 2)
+        {'hidden': (1024, 1024)}
+        >>> width_kwargs("convnet", 0.5)
+        {'channels': (16, 32, 64)}
+    """
+    check_choice("name", name, ENCODERS)
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
+        raise ValueError(f"width must be a positive number; got {width!r}")
+    out: dict[str, tuple[int, ...] | int] = {}
+    for key, base in BASE_WIDTHS[name].items():
+        if isinstance(base, tuple):
+            out[key] = tuple(max(1, round(b * width)) for b in base)
+        else:
+            out[key] = max(1, round(base * width))
+    return out
 
 
 def default_encoder(input_shape: Sequence[int]) -> str:

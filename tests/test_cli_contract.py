@@ -130,6 +130,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("eps-with-gaussian", [*T, "--eps", "0.1"], "eps"),
     ("sigma-with-uniform", [*T, "--prior", "uniform", "--prior-param", "base=uniform", "--sigma", "1"], "sigma"),
     ("eps-with-gaussian-base", [*T, "--prior", "laplace", "--prior-param", "base=gaussian", "--eps", "0.3"], "eps=0.3"),
+    ("encoder-width-zero", [*T, "--encoder-width", "0"], "encoder_width must be a positive number; got 0.0"),
     ("view-fraction-above-one", [*T, "--view-fraction", "1.5"], "view_fraction must be a number in [0, 1]; got 1.5"),
     ("prior-param-no-equals", [*T, "--prior-param", "df"], "KEY=VALUE"),
     ("prior-param-bad-value", [*T, "--prior", "student_t", "--prior-param", "df=-1"], "df"),

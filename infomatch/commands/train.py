@@ -97,6 +97,9 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--method-param", dest="method_params", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="method option, e.g. weight=0.5 for sigreg (repeatable)")
     m.add_argument("--encoder", choices=ENCODERS, help="encoder (default auto: by input shape)")
+    m.add_argument("--encoder-width", dest="encoder_width", type=float,
+                   help="multiplies every layer width of the encoder (MLP hidden sizes 512, ConvNet channels "
+                   "32/64/128, ResNet-18 base width 64; default 1)")
     m.add_argument("--views", choices=VIEWS, help="augmentation preset (default auto: by input shape)")
     t = p.add_argument_group("optimisation")
     t.add_argument("--batch-size", dest="batch_size", type=int, help="global batch size (default 256)")

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..data import make_views
-from ..encoders import default_encoder, make_encoder
+from ..encoders import default_encoder, make_encoder, width_kwargs
 from ..model import NINE
 from ..priors import Prior, get_prior
 from .config import TrainConfig
@@ -39,7 +39,9 @@ def build_components(cfg: TrainConfig, input_shape: tuple[int, ...], kind: str) 
     preset = None if cfg.views == "auto" else cfg.views
     views = make_views(kind, preset, tuple(input_shape), strength=cfg.view_strength)
     view_shape = tuple(views.output_shape)
-    encoder = make_encoder(encoder_name(cfg, view_shape), view_shape, cfg.dim)
+    name = encoder_name(cfg, view_shape)
+    widths = width_kwargs(name, cfg.encoder_width) if cfg.encoder_width != 1 else {}
+    encoder = make_encoder(name, view_shape, cfg.dim, **widths)
     nine = NINE(
         dim=cfg.dim,
         prior=build_prior(cfg),

@@ -80,6 +80,8 @@ class TrainConfig:
     the noise grows from 0 to its target).
     ``bound_params`` are options of the bound (``self_weight`` of ``infonce``, see
     :class:`~infomatch.bounds.InfoNCEBound`), as ``critic_params`` are the critic's.
+    ``encoder_width`` multiplies every layer width of the encoder
+    (:func:`~infomatch.encoders.width_kwargs`; 1 = the encoder's defaults).
     ``method`` picks the objective (:mod:`infomatch.methods`; ``nine`` by default); the other
     methods train without noise (their noise scale resolves to 0) and take ``method_params``.
     """
@@ -88,6 +90,7 @@ class TrainConfig:
     held_out: float = 0.2
     split_seed: int = 0
     encoder: str = "auto"
+    encoder_width: float = 1.0
     dim: int = 16
     prior: str = "gaussian"
     prior_params: dict[str, Any] = field(default_factory=dict)
@@ -143,6 +146,9 @@ class TrainConfig:
         _check_int("split_seed", self.split_seed)
         _check_seed("split_seed", self.split_seed)
         check_choice("encoder", self.encoder, ENCODERS)
+        if (isinstance(self.encoder_width, bool) or not isinstance(self.encoder_width, (int, float))
+                or not math.isfinite(self.encoder_width) or self.encoder_width <= 0):
+            raise ValueError(f"encoder_width must be a positive number; got {self.encoder_width!r}")
         check_positive_int("dim", self.dim)
         check_choice("prior", self.prior, PRIORS)
         if not isinstance(self.prior_params, dict):
