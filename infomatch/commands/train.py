@@ -92,7 +92,9 @@ def add_parser(sub: Any) -> None:
                    help="bound option, e.g. self_weight=0.2 for infonce (repeatable)")
     m.add_argument("--critic", choices=CRITICS, help="critic T(a, b) (default separable)")
     m.add_argument("--critic-param", dest="critic_params", action="append", type=_key_value, metavar="KEY=VALUE",
-                   help="critic option, e.g. temperature=0.1 (repeatable)")
+                   help="critic option, e.g. temperature=0.1 (repeatable); the separable default is similarity=euclidean, "
+                   "head=scale, learn_temperature=true, temperature = the noise variance; giving any option replaces all of "
+                   "them (so name each one you want kept)")
     m.add_argument("--method", choices=METHODS, help="objective: nine (default), plain, vicreg, sigreg, dim-adv")
     m.add_argument("--method-param", dest="method_params", action="append", type=_key_value, metavar="KEY=VALUE",
                    help="method option, e.g. weight=0.5 for sigreg (repeatable)")
