@@ -100,6 +100,14 @@ DEFAULT_ROWS: dict[str, list[str]] = {
     "critic: bilinear (d = 16, view fraction 0.25)": ["--critic", "bilinear"],
     "encoder width 0.5 (d = 16, view fraction 0.25)": ["--encoder-width", "0.5"],
     "encoder width 2 (d = 16, view fraction 0.25)": ["--encoder-width", "2"],
+    # equal wall-clock: the epochs scaled by the default row's wall over the row's own at equal steps
+    # (500 epochs x 73 s / 142 s and x 73 s / 48 s, measured in the rows above)
+    "encoder width 2, equal wall-clock (257 epochs)": ["--encoder-width", "2", "--epochs", "257"],
+    "encoder width 0.5, equal wall-clock (760 epochs)": ["--encoder-width", "0.5", "--epochs", "760"],
+    # the other candidates, measured at d = 8 before the stages existed, again at today's defaults
+    "symmetric objective (d = 16, view fraction 0.25)": ["--symmetric"],
+    "queue 1024 (d = 16, view fraction 0.25)": ["--queue", "1024"],
+    "noise warm-up 0.3 (d = 16, view fraction 0.25)": ["--noise-warmup", "0.3"],
 }
 ROWS: dict[str, list[str]] = {**{name: [*D8, *opts] for name, opts in _D8_ROWS.items()}, **DEFAULT_ROWS}
 FAMILIES = ("marginals", "moments", "slices", "joint")
