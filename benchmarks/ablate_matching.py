@@ -109,7 +109,23 @@ DEFAULT_ROWS: dict[str, list[str]] = {
     "queue 1024 (d = 16, view fraction 0.25)": ["--queue", "1024"],
     "noise warm-up 0.3 (d = 16, view fraction 0.25)": ["--noise-warmup", "0.3"],
 }
-ROWS: dict[str, list[str]] = {**{name: [*D8, *opts] for name, opts in _D8_ROWS.items()}, **DEFAULT_ROWS}
+# MNIST (run with --data pointing at an IDX directory): the documented command and each candidate on top of it
+MNIST_COMMAND = ["--dim", "16", "--batch-size", "512", "--epochs", "120", "--capacity-fraction", "0.25",
+                 "--final-whiten", "--weight-decay", "2e-3"]
+_MNIST_ROWS: dict[str, list[str]] = {
+    "MNIST command (weight decay 2e-3)": [],
+    "MNIST command + symmetric objective": ["--symmetric"],
+    "MNIST command + queue 1024": ["--queue", "1024"],
+    "MNIST command + noise warm-up 0.3": ["--noise-warmup", "0.3"],
+    "MNIST command, per-coordinate standardization": ["--normalization", "standardize"],
+    "MNIST command, constant learning rate": ["--lr-schedule", "constant"],
+    "MNIST command, bilinear critic": ["--critic", "bilinear"],
+    # the cheap alternative: sigma = 0 at the same views and steps; its post-hoc PCA whitening is computed
+    "plain (sigma 0), MNIST command": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES,
+                                       "--no-final-whiten"],
+}
+ROWS: dict[str, list[str]] = {**{name: [*D8, *opts] for name, opts in _D8_ROWS.items()}, **DEFAULT_ROWS,
+                              **{name: [*MNIST_COMMAND, *opts] for name, opts in _MNIST_ROWS.items()}}
 FAMILIES = ("marginals", "moments", "slices", "joint")
 
 
