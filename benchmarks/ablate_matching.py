@@ -108,6 +108,10 @@ DEFAULT_ROWS: dict[str, list[str]] = {
     "symmetric objective (d = 16, view fraction 0.25)": ["--symmetric"],
     "queue 1024 (d = 16, view fraction 0.25)": ["--queue", "1024"],
     "noise warm-up 0.3 (d = 16, view fraction 0.25)": ["--noise-warmup", "0.3"],
+    # the other DIM bounds in place of InfoNCE (same critic, same advised sigma)
+    "bound: JSD (d = 16, view fraction 0.25)": ["--bound", "jsd"],
+    "bound: NWJ (d = 16, view fraction 0.25)": ["--bound", "nwj"],
+    "bound: DV (d = 16, view fraction 0.25)": ["--bound", "dv"],
 }
 # MNIST (run with --data pointing at an IDX directory): the documented command and each candidate on top of it
 MNIST_COMMAND = ["--dim", "16", "--batch-size", "512", "--epochs", "120", "--capacity-fraction", "0.25",
