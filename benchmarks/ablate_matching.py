@@ -78,6 +78,12 @@ _D8_ROWS: dict[str, list[str]] = {
     "default, view fraction 0.1": ["--view-fraction", "0.1"],
     "view fraction 0.1, batch 1438, capacity 0.7 log B": ["--view-fraction", "0.1", *FULL_BATCH,
                                                           "--capacity-fraction", "0.7"],
+    "view fraction 0.1, batch 1438, capacity 0.7 log B, self-weight 0.3": [
+        "--view-fraction", "0.1", *FULL_BATCH, "--capacity-fraction", "0.7", "--bound-param", "self_weight=0.3"],
+    "view fraction 0.05, batch 1438, capacity 0.7 log B": ["--view-fraction", "0.05", *FULL_BATCH,
+                                                           "--capacity-fraction", "0.7"],
+    "view fraction 0.05, batch 1438, capacity 0.7 log B, self-weight 0.3": [
+        "--view-fraction", "0.05", *FULL_BATCH, "--capacity-fraction", "0.7", "--bound-param", "self_weight=0.3"],
     "plain (sigma 0), matching-end views": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES,
                                             *MATCHING_VIEWS, *FULL_BATCH],
 }
