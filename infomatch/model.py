@@ -60,6 +60,10 @@ from infomatch.priors import Prior, get_prior
 
 __all__ = ["DEFAULT_EPS", "DEFAULT_SEPARABLE", "DEFAULT_SIGMA", "NINE", "NINEOutput"]
 
+#: why a capacity at or above ``log N`` cannot pull the representation to the prior (the warning's reason)
+CEILING_REASON = ("InfoNCE never reports more than log N, and no MI lower bound certifies much more from "
+                  "N samples, so the bound saturates before the representation is pulled to the prior")
+
 NORMALIZATIONS = ("standardize", "whiten")
 DEFAULT_SIGMA = 1.0
 DEFAULT_EPS = 0.5
@@ -334,8 +338,7 @@ class NINE(nn.Module):
             self._warned = True
             warnings.warn(
                 f"capacity {self.capacity:.3f} nats >= log(batch size {n}) = {math.log(n):.3f}: "
-                "the MI bound saturates before the representation is pulled to the prior; "
-                "increase the noise (sigma/eps), lower dim or enlarge the batch",
+                f"{CEILING_REASON}; increase the noise (sigma/eps), lower dim or enlarge the batch",
                 UserWarning,
                 stacklevel=2,
             )

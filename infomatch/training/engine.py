@@ -31,6 +31,7 @@ from .._running import apply_eval_maps
 from ..data import ArrayDataset, load_dataset, split_indices
 from ..distributed import local_only
 from ..errors import InputError, RunBusyError, RunInterrupted, user_input
+from ..model import CEILING_REASON
 from .checkpoint import load_weights, save_weights
 from .components import (
     Embedder,
@@ -400,7 +401,7 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
         say(_slow_bf16_warning(measure_bf16_ratio()))
     if not info["capacity_below_ceiling"]:
         say(f"warning: capacity {info['capacity']:.3f} nats >= log(batch_size) = {info['log_batch_ceiling']:.3f}: "
-            "the bound cannot pull the representation towards the prior; raise sigma/eps, lower dim or raise batch_size")
+            f"{CEILING_REASON}; raise sigma/eps, lower dim or raise batch_size")
 
     progress = _progress_mode(cfg)
     steps_per_epoch = len(train_idx) // cfg.batch_size
@@ -453,6 +454,8 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
         warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
         # NINE's loss and MI are already global-batch values, identical on every rank
         warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
+        # said once above, in the CLI's words; the model's own warning would repeat it
+        warnings.filterwarnings("ignore", message=r"capacity .* nats >= log\(batch size", category=UserWarning)
         trainer.fit(module, train_loader, val_loader, ckpt_path=str(run.last_checkpoint) if plan.resume else None)
     if lead and cfg.compile:
         run.update_json("run.json", compile=module.compile_report())
