@@ -58,11 +58,27 @@ from infomatch.distributed import SyncNormalize, SyncWhiten, cross_scores, globa
 from infomatch.noise import NoiseInjection
 from infomatch.priors import Prior, get_prior
 
-__all__ = ["DEFAULT_EPS", "DEFAULT_SEPARABLE", "DEFAULT_SIGMA", "NINE", "NINEOutput"]
+__all__ = ["DEFAULT_EPS", "DEFAULT_SEPARABLE", "DEFAULT_SIGMA", "NINE", "CapacityWarning", "NINEOutput",
+           "capacity_message"]
 
 #: why a capacity at or above ``log N`` cannot pull the representation to the prior (the warning's reason)
 CEILING_REASON = ("InfoNCE never reports more than log N, and no MI lower bound certifies much more from "
                   "N samples, so the bound saturates before the representation is pulled to the prior")
+
+
+class CapacityWarning(UserWarning):
+    """The noise capacity is at or above ``log N`` (``N`` candidates per row): filter by this category."""
+
+
+def capacity_message(capacity: float, negatives: int) -> str:
+    """The text of the capacity warning, for a capacity in nats and ``negatives`` candidates per row.
+
+    Example:
+        >>> capacity_message(6.92, 128).split(":")[0]
+        'capacity 6.920 nats >= log(batch size 128) = 4.852'
+    """
+    return (f"capacity {capacity:.3f} nats >= log(batch size {negatives}) = {math.log(negatives):.3f}: "
+            f"{CEILING_REASON}; increase the noise (sigma/eps), lower dim or enlarge the batch")
 
 NORMALIZATIONS = ("standardize", "whiten")
 DEFAULT_SIGMA = 1.0
@@ -336,12 +352,7 @@ class NINE(nn.Module):
         self.capacity_exceeds_ceiling = exceeds
         if exceeds and self.scale > 0 and not self._warned:
             self._warned = True
-            warnings.warn(
-                f"capacity {self.capacity:.3f} nats >= log(batch size {n}) = {math.log(n):.3f}: "
-                f"{CEILING_REASON}; increase the noise (sigma/eps), lower dim or enlarge the batch",
-                UserWarning,
-                stacklevel=2,
-            )
+            warnings.warn(capacity_message(self.capacity, n), CapacityWarning, stacklevel=2)
         return NINEOutput(
             loss=loss,
             mi=mi,

@@ -31,7 +31,7 @@ from .._running import apply_eval_maps
 from ..data import ArrayDataset, load_dataset, split_indices
 from ..distributed import local_only
 from ..errors import InputError, RunBusyError, RunInterrupted, user_input
-from ..model import CEILING_REASON
+from ..model import CapacityWarning, capacity_message
 from .checkpoint import load_weights, save_weights
 from .components import (
     Embedder,
@@ -400,8 +400,7 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
     if precision.slow_bf16 and precision.device == "cpu" and lead:
         say(_slow_bf16_warning(measure_bf16_ratio()))
     if not info["capacity_below_ceiling"]:
-        say(f"warning: capacity {info['capacity']:.3f} nats >= log(batch_size) = {info['log_batch_ceiling']:.3f}: "
-            f"{CEILING_REASON}; raise sigma/eps, lower dim or raise batch_size")
+        say(f"warning: {capacity_message(info['capacity'], cfg.batch_size)}")
 
     progress = _progress_mode(cfg)
     steps_per_epoch = len(train_idx) // cfg.batch_size
@@ -455,7 +454,7 @@ def _fit(plan: RunPlan, say: Any) -> TrainResult:
         # NINE's loss and MI are already global-batch values, identical on every rank
         warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
         # said once above, in the CLI's words; the model's own warning would repeat it
-        warnings.filterwarnings("ignore", message=r"capacity .* nats >= log\(batch size", category=UserWarning)
+        warnings.filterwarnings("ignore", category=CapacityWarning)
         trainer.fit(module, train_loader, val_loader, ckpt_path=str(run.last_checkpoint) if plan.resume else None)
     if lead and cfg.compile:
         run.update_json("run.json", compile=module.compile_report())
