@@ -29,7 +29,9 @@ OLD = ["--normalization", "standardize", "--matched-view", "augmented", "--lr-sc
 NO_STAGES = ["--no-gaussianize", "--no-radialize"]
 MATCHING_VIEWS = ["--view-strength", "0.3"]
 FULL_BATCH = ["--batch-size", "1438"]  # the bundled digits' whole training split
-MATCHING_END = [*MATCHING_VIEWS, *FULL_BATCH, "--capacity-fraction", "0.7"]
+WHOLE_SPLIT = [*FULL_BATCH, "--capacity-fraction", "0.7"]  # the matching end's batch and capacity
+MATCHING_END = [*MATCHING_VIEWS, *WHOLE_SPLIT]
+SELF_WEIGHT = ["--bound-param", "self_weight=0.3"]
 # the uniform / Laplace rows measured while the uniform base was their default pin it
 UNIFORM_BASE = ["--prior-param", "base=uniform"]
 # every row below was measured while the defaults were d = 8 and every pair augmented: they pin them
@@ -47,10 +49,10 @@ _D8_ROWS: dict[str, list[str]] = {
     "default, view strength 0.5": ["--view-strength", "0.5", *NO_STAGES],
     "default, capacity 0.35 log B": ["--capacity-fraction", "0.35", *NO_STAGES],
     "default, capacity 0.7 log B": ["--capacity-fraction", "0.7", *NO_STAGES],
-    "default + self-weight 0.3": ["--bound-param", "self_weight=0.3", *NO_STAGES],
+    "default + self-weight 0.3": [*SELF_WEIGHT, *NO_STAGES],
     "default + self-weight 0.1": ["--bound-param", "self_weight=0.1", *NO_STAGES],
     "no views": ["--views", "none", *NO_STAGES],
-    "no views + self-weight 0.3": ["--views", "none", "--bound-param", "self_weight=0.3", *NO_STAGES],
+    "no views + self-weight 0.3": ["--views", "none", *SELF_WEIGHT, *NO_STAGES],
     "no views + self-weight 0.1": ["--views", "none", "--bound-param", "self_weight=0.1", *NO_STAGES],
     # uniform-base priors without the marginal stage (their default before it)
     "uniform prior, no marginal stage": ["--prior", "uniform", *UNIFORM_BASE, "--no-gaussianize"],
@@ -76,16 +78,20 @@ _D8_ROWS: dict[str, list[str]] = {
     "default, view fraction 0.5": ["--view-fraction", "0.5"],
     "default, view fraction 0.25": ["--view-fraction", "0.25"],
     "default, view fraction 0.1": ["--view-fraction", "0.1"],
-    "view fraction 0.1, batch 1438, capacity 0.7 log B": ["--view-fraction", "0.1", *FULL_BATCH,
-                                                          "--capacity-fraction", "0.7"],
-    "view fraction 0.1, batch 1438, capacity 0.7 log B, self-weight 0.3": [
-        "--view-fraction", "0.1", *FULL_BATCH, "--capacity-fraction", "0.7", "--bound-param", "self_weight=0.3"],
-    "view fraction 0.05, batch 1438, capacity 0.7 log B": ["--view-fraction", "0.05", *FULL_BATCH,
-                                                           "--capacity-fraction", "0.7"],
-    "view fraction 0.05, batch 1438, capacity 0.7 log B, self-weight 0.3": [
-        "--view-fraction", "0.05", *FULL_BATCH, "--capacity-fraction", "0.7", "--bound-param", "self_weight=0.3"],
+    "view fraction 0.1, batch 1438, capacity 0.7 log B": ["--view-fraction", "0.1", *WHOLE_SPLIT],
+    "view fraction 0.1, batch 1438, capacity 0.7 log B, self-weight 0.3": ["--view-fraction", "0.1", *WHOLE_SPLIT,
+                                                                          *SELF_WEIGHT],
+    "view fraction 0.05, batch 1438, capacity 0.7 log B": ["--view-fraction", "0.05", *WHOLE_SPLIT],
+    "view fraction 0.05, batch 1438, capacity 0.7 log B, self-weight 0.3": ["--view-fraction", "0.05", *WHOLE_SPLIT,
+                                                                           *SELF_WEIGHT],
     "plain (sigma 0), matching-end views": ["--sigma", "0", "--normalization", "standardize", *NO_STAGES,
                                             *MATCHING_VIEWS, *FULL_BATCH],
+}
+# candidates measured both at the digits' defaults and on top of the MNIST command
+CANDIDATES: dict[str, list[str]] = {
+    "symmetric objective": ["--symmetric"],
+    "queue 1024": ["--queue", "1024"],
+    "noise warm-up 0.3": ["--noise-warmup", "0.3"],
 }
 # today's defaults (d = 16, a quarter of the pairs augmented), each prior, and the cheap alternative at
 # the same views: the post-hoc rows are computed from the plain row's embeddings
@@ -111,9 +117,7 @@ DEFAULT_ROWS: dict[str, list[str]] = {
     "encoder width 2, equal wall-clock (257 epochs)": ["--encoder-width", "2", "--epochs", "257"],
     "encoder width 0.5, equal wall-clock (760 epochs)": ["--encoder-width", "0.5", "--epochs", "760"],
     # the other candidates, measured at d = 8 before the stages existed, again at today's defaults
-    "symmetric objective (d = 16, view fraction 0.25)": ["--symmetric"],
-    "queue 1024 (d = 16, view fraction 0.25)": ["--queue", "1024"],
-    "noise warm-up 0.3 (d = 16, view fraction 0.25)": ["--noise-warmup", "0.3"],
+    **{f"{name} (d = 16, view fraction 0.25)": opts for name, opts in CANDIDATES.items()},
     # the other DIM bounds in place of InfoNCE (same critic, same advised sigma)
     "bound: JSD (d = 16, view fraction 0.25)": ["--bound", "jsd"],
     "bound: NWJ (d = 16, view fraction 0.25)": ["--bound", "nwj"],
@@ -124,9 +128,7 @@ MNIST_COMMAND = ["--dim", "16", "--batch-size", "512", "--epochs", "120", "--cap
                  "--final-whiten", "--weight-decay", "2e-3"]
 _MNIST_ROWS: dict[str, list[str]] = {
     "MNIST command (weight decay 2e-3)": [],
-    "MNIST command + symmetric objective": ["--symmetric"],
-    "MNIST command + queue 1024": ["--queue", "1024"],
-    "MNIST command + noise warm-up 0.3": ["--noise-warmup", "0.3"],
+    **{f"MNIST command + {name}": opts for name, opts in CANDIDATES.items()},
     "MNIST command, per-coordinate standardization": ["--normalization", "standardize"],
     "MNIST command, constant learning rate": ["--lr-schedule", "constant"],
     "MNIST command, bilinear critic": ["--critic", "bilinear"],
